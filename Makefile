@@ -1,0 +1,33 @@
+# Two commands set up a fresh machine: `make run` serves the campaign, `make test` tests it.
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install install-test run migrate test lint format bench clean
+
+install:
+	scripts/install.sh
+
+install-test:
+	scripts/install.sh --test
+
+migrate: install
+	$(BIN)/letter-campaign migrate
+
+run: migrate
+	$(BIN)/letter-campaign serve --host $(HOST) --port $(PORT)
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-test
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) node_modules build var .pytest_cache .ruff_cache

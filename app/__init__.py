@@ -1,0 +1,1 @@
+"""letter-campaign: turns a human-rights report into a letter-writing campaign."""

@@ -1,0 +1,198 @@
+"""Loads and validates the campaign content: recipients.yaml, campaign.yaml, letter_templates/."""
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+Language = Literal["en", "ru", "kk"]
+LANGUAGES: tuple[Language, ...] = ("en", "ru", "kk")
+LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "kk": "Қазақша"}
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Translated(Strict):
+    """A text given in every letter language."""
+
+    en: Text
+    ru: Text
+    kk: Text
+
+    def __getitem__(self, lang: str) -> str:
+        return getattr(self, lang)
+
+
+class AddressAs(Strict):
+    title: Text
+    name: Text
+    salutation: Text
+    address_lines: list[Text] = Field(min_length=2, max_length=8)
+
+
+class Recipient(Strict):
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+    title: Text
+    name: Text
+    street: Text
+    postcode: Text
+    city: Text
+    country: Text
+    phone: Text | None = None
+    demands: list[int] = Field(min_length=1)
+    address_as: dict[Language, AddressAs]
+
+    @model_validator(mode="after")
+    def _every_language(self) -> "Recipient":
+        missing = [lang for lang in LANGUAGES if lang not in self.address_as]
+        if missing:
+            raise ValueError(f"address_as lacks {', '.join(missing)}")
+        return self
+
+
+class Demand(Strict):
+    number: int
+    text: Translated
+
+
+class Source(Strict):
+    title: Text
+    publisher: Text
+    published: date
+
+
+class CaseTexts(Strict):
+    source: Source
+    title: Translated
+    prisoners: Translated
+    summary: Translated
+    letter_title: Translated
+    subject: Translated
+    demands: list[Demand] = Field(min_length=1)
+
+
+class RecipientsFile(Strict):
+    recipients: list[Recipient] = Field(min_length=1)
+
+
+class UnknownRecipient(ValueError):
+    """A request named an official who is not in this campaign."""
+
+    def __init__(self, recipient_id: str) -> None:
+        super().__init__(f"unknown recipient {recipient_id!r}")
+        self.recipient_id = recipient_id
+
+
+class CampaignError(Exception):
+    """The campaign content is broken; the message names the file, the entry and the field."""
+
+
+@dataclass(frozen=True)
+class Campaign:
+    directory: Path
+    case: CaseTexts
+    recipients: tuple[Recipient, ...]
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.directory / "letter_templates"
+
+    def recipient(self, recipient_id: str) -> Recipient | None:
+        return next((r for r in self.recipients if r.id == recipient_id), None)
+
+    def choose(self, ids: list[str]) -> list[Recipient]:
+        """The officials named, in campaign order; none named means all of them."""
+        if not ids:
+            return list(self.recipients)
+        wanted = set(ids)
+        for recipient_id in ids:
+            if self.recipient(recipient_id) is None:
+                raise UnknownRecipient(recipient_id)
+        return [r for r in self.recipients if r.id in wanted]
+
+    def demands_for(self, recipient: Recipient, lang: str) -> list[str]:
+        by_number = {d.number: d for d in self.case.demands}
+        return [by_number[n].text[lang] for n in recipient.demands]
+
+
+def _read_yaml(path: Path) -> object:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CampaignError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise CampaignError(f"{path}: not valid YAML: {exc}") from None
+
+
+def _describe(path: Path, data: object, exc: ValidationError) -> str:
+    """One line per problem: file, entry (by its id where it has one) and field."""
+    lines = []
+    for error in exc.errors():
+        loc = list(error["loc"])
+        where = ".".join(str(part) for part in loc)
+        if len(loc) >= 2 and loc[0] == "recipients" and isinstance(loc[1], int):
+            try:
+                entry_id = data["recipients"][loc[1]].get("id")  # type: ignore[index]
+            except (TypeError, IndexError, KeyError, AttributeError):
+                entry_id = None
+            entry = f"recipient {entry_id!r}" if entry_id else f"recipient #{loc[1] + 1}"
+            field = ".".join(str(part) for part in loc[2:]) or "(entry)"
+            lines.append(f"{path}: {entry}, field {field}: {error['msg']}")
+        else:
+            lines.append(f"{path}: field {where or '(file)'}: {error['msg']}")
+    return "\n".join(lines)
+
+
+def _validate(model: type[BaseModel], path: Path) -> BaseModel:
+    data = _read_yaml(path)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise CampaignError(_describe(path, data, exc)) from None
+
+
+def load_campaign(directory: Path) -> Campaign:
+    """Read the campaign folder, refusing anything incomplete before a supporter sees it."""
+    directory = directory.resolve()
+    recipients_path = directory / "recipients.yaml"
+    case_path = directory / "campaign.yaml"
+    recipients = _validate(RecipientsFile, recipients_path).recipients  # type: ignore[attr-defined]
+    case: CaseTexts = _validate(CaseTexts, case_path)  # type: ignore[assignment]
+
+    ids = [r.id for r in recipients]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise CampaignError(f"{recipients_path}: recipient {duplicates[0]!r}, field id: duplicate")
+    numbers = {d.number for d in case.demands}
+    for recipient in recipients:
+        unknown = [n for n in recipient.demands if n not in numbers]
+        if unknown:
+            raise CampaignError(
+                f"{recipients_path}: recipient {recipient.id!r}, field demands: "
+                f"no demand numbered {unknown[0]} in {case_path.name}"
+            )
+    carried = {n for r in recipients for n in r.demands}
+    uncarried = sorted(numbers - carried)
+    if uncarried:
+        raise CampaignError(
+            f"{case_path}: demand {uncarried[0]}, field number: no recipient's letter carries it"
+        )
+    for lang in LANGUAGES:
+        template = directory / "letter_templates" / lang / "letter.html.j2"
+        if not template.is_file():
+            raise CampaignError(f"{template}: letter template for {lang!r} not found")
+    return Campaign(directory=directory, case=case, recipients=tuple(recipients))

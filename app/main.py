@@ -1,0 +1,38 @@
+"""The application factory."""
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import sessionmaker
+
+from app.campaign import load_campaign
+from app.db import check_schema, make_engine
+from app.pdf import LetterRenderer
+from app.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service; nothing is read or connected until this runs."""
+    settings = settings or Settings()
+    campaign = load_campaign(settings.campaign_dir)
+    engine = make_engine(settings.database_url)
+    check_schema(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        yield
+        engine.dispose()
+
+    app = FastAPI(title="letter-campaign", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.campaign = campaign
+    app.state.engine = engine
+    app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
+    app.state.renderer = LetterRenderer(campaign, settings.fonts_dir)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> str:
+        return "<!DOCTYPE html><title>letter-campaign</title><p>The campaign page is coming.</p>"
+
+    return app

@@ -1,0 +1,121 @@
+"""The one schema for a supporter's request, shared by the command line and the web API."""
+
+import base64
+import binascii
+import io
+import re
+from typing import Annotated, Literal
+
+from babel import Locale
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from app.campaign import Language
+
+MAX_MESSAGE = 2000
+MAX_SIGNATURE_BYTES = 300_000
+MAX_SIGNATURE_PIXELS = 2400 * 1200
+PNG_DATA_URL = "data:image/png;base64,"
+COUNTRIES: frozenset[str] = frozenset(
+    code for code in Locale("en").territories if len(code) == 2 and code.isalpha()
+) - {"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB", "XK"}
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _single_line(value: str) -> str:
+    if _CONTROL_LINE.search(value):
+        raise ValueError("must not contain control characters or line breaks")
+    return value
+
+
+Line = Annotated[str, StringConstraints(strip_whitespace=True)]
+
+
+class Drawn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["drawn"]
+    image: str = Field(max_length=MAX_SIGNATURE_BYTES * 4 // 3 + len(PNG_DATA_URL) + 4)
+
+    @field_validator("image")
+    @classmethod
+    def _png(cls, value: str) -> str:
+        if not value.startswith(PNG_DATA_URL):
+            raise ValueError("must be a PNG image given as a data:image/png;base64 URL")
+        try:
+            raw = base64.b64decode(value[len(PNG_DATA_URL) :], validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("is not valid base64") from None
+        if len(raw) > MAX_SIGNATURE_BYTES:
+            raise ValueError(f"is larger than {MAX_SIGNATURE_BYTES} bytes")
+        try:
+            with Image.open(io.BytesIO(raw), formats=["PNG"]) as image:
+                width, height = image.size
+                if width * height > MAX_SIGNATURE_PIXELS:
+                    raise ValueError(f"is larger than {MAX_SIGNATURE_PIXELS} pixels")
+                image.verify()
+        except ValueError:
+            raise
+        except Exception:
+            raise ValueError("is not a readable PNG image") from None
+        return value
+
+
+class Typed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["typed"]
+
+
+class OnPaper(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["none"]
+
+
+Signature = Annotated[Drawn | Typed | OnPaper, Field(discriminator="kind")]
+
+
+class Supporter(BaseModel):
+    """What a supporter gives us for one pack of letters. Nothing of it is stored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[Line, StringConstraints(min_length=1, max_length=120)]
+    street: Annotated[Line, StringConstraints(min_length=1, max_length=200)]
+    postcode: Annotated[Line, StringConstraints(max_length=20)] | None = None
+    city: Annotated[Line, StringConstraints(min_length=1, max_length=100)]
+    country: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)]
+    language: Language
+    recipients: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
+        default_factory=list, max_length=20
+    )
+    message: Annotated[str, StringConstraints(max_length=MAX_MESSAGE)] | None = None
+    signature: Signature
+
+    @field_validator("name", "street", "postcode", "city")
+    @classmethod
+    def _no_control(cls, value: str | None) -> str | None:
+        return None if value is None else _single_line(value)
+
+    @field_validator("message")
+    @classmethod
+    def _message(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+        if _CONTROL.search(value):
+            raise ValueError("must not contain control characters")
+        return value or None
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        if value not in COUNTRIES:
+            raise ValueError("must be a two-letter ISO 3166 country code")
+        return value
+
+    def message_paragraphs(self) -> list[str]:
+        """Paragraphs as the supporter typed them, split on blank lines; single breaks kept."""
+        if not self.message:
+            return []
+        return [p.strip() for p in re.split(r"\n\s*\n", self.message) if p.strip()]

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Sets up this checkout: system libraries, the virtualenv, front-end packages and fonts.
+# Used by `make install` (to run the service), `make install-test` (--test: browsers and PDF
+# tools for the tests too) and the Dockerfile. Safe to run again: it only does what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WITH_TEST=0
+[ "${1:-}" = "--test" ] && WITH_TEST=1
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+
+say() { printf 'install: %s\n' "$*" >&2; }
+
+# --- system packages (Debian) -------------------------------------------------------------
+missing=()
+ldconfig -p 2>/dev/null | grep -q 'libpango-1.0.so' || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
+fc-list 2>/dev/null | grep -q 'DejaVuSerif.ttf' || missing+=(fonts-dejavu-core fontconfig)
+command -v npm >/dev/null || missing+=(nodejs npm)
+if [ "$WITH_TEST" = 1 ]; then
+  command -v pdftotext >/dev/null || missing+=(poppler-utils)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "install: missing system packages; install them first: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+# --- Python -------------------------------------------------------------------------------
+extras=""
+[ "$WITH_TEST" = 1 ] && extras="[test]"
+stamp="$VENV/.installed$extras"
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  say "installing Python packages$extras"
+  "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade pip
+  "$VENV/bin/pip" install -q --disable-pip-version-check -e ".$extras"
+  touch "$stamp"
+fi
+
+# --- front-end packages and fonts from the npm registry -----------------------------------
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing front-end packages"
+  npm ci --silent --no-audit --no-fund
+fi
+if [ ! -f build/fonts/handwriting.ttf ] || [ node_modules/.package-lock.json -nt build/fonts/handwriting.ttf ]; then
+  "$VENV/bin/python" -m app.fonts
+fi
+say "ready"
