@@ -1,20 +1,22 @@
 """The application factory."""
 
+import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import sessionmaker
 
 from app.campaign import load_campaign
 from app.db import check_schema, make_engine
 from app.pdf import LetterRenderer
+from app.routes import api, dashboard, supporter
 from app.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service; nothing is read or connected until this runs."""
     settings = settings or Settings()
+    logging.getLogger("letter_campaign").setLevel(settings.log_level.upper())
     campaign = load_campaign(settings.campaign_dir)
     engine = make_engine(settings.database_url)
     check_schema(engine)
@@ -31,8 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
     app.state.renderer = LetterRenderer(campaign, settings.fonts_dir)
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def index() -> str:
-        return "<!DOCTYPE html><title>letter-campaign</title><p>The campaign page is coming.</p>"
-
+    app.include_router(api.router)
+    app.include_router(dashboard.router)
+    app.include_router(supporter.router)
     return app

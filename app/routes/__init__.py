@@ -1,0 +1,1 @@
+"""HTTP routes: supporter pages, the JSON API, and the staff dashboard."""

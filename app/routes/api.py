@@ -1,0 +1,5 @@
+"""Placeholder until its issue is built."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
