@@ -1,0 +1,89 @@
+"""Recording generated letters and their posting, as anonymous rows that can only count."""
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from app.campaign import Recipient
+from app.models import Letter
+
+
+class UnknownToken(LookupError):
+    """No letters were generated under this token."""
+
+
+@dataclass(frozen=True)
+class PostedCount:
+    letters: int
+    sent: int
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def record_pack(
+    session: Session, recipients: Sequence[Recipient], language: str, country: str, today: date
+) -> str:
+    """One row per letter, all or none; returns the token the supporter keeps to say "posted"."""
+    token = secrets.token_urlsafe(24)
+    hashed = token_hash(token)
+    session.execute(
+        insert(Letter),
+        [
+            {
+                "token_hash": hashed,
+                "recipient_id": recipient.id,
+                "language": language,
+                "country": country,
+                "generated_on": today,
+            }
+            for recipient in recipients
+        ],
+    )
+    return token
+
+
+def confirm_posted(
+    session: Session, token: str, today: date, recipient_ids: Sequence[str] | None = None
+) -> PostedCount:
+    """Mark letters posted. A letter already marked keeps its first date, so confirming twice,
+    or from two requests at once, counts once: the update only touches rows still unsent."""
+    hashed = token_hash(token)
+    statement = (
+        update(Letter)
+        .where(Letter.token_hash == hashed, Letter.sent_on.is_(None))
+        .values(sent_on=today)
+    )
+    if recipient_ids is not None:
+        statement = statement.where(Letter.recipient_id.in_(list(recipient_ids)))
+    session.execute(statement)
+    return posted_count(session, token)
+
+
+def posted_count(session: Session, token: str) -> PostedCount:
+    letters, sent = session.execute(
+        select(func.count(), func.count(Letter.sent_on)).where(
+            Letter.token_hash == token_hash(token)
+        )
+    ).one()
+    if not letters:
+        raise UnknownToken(token)
+    return PostedCount(letters=letters, sent=sent)
+
+
+def letters_of(session: Session, token: str) -> list[tuple[str, date | None]]:
+    """(official, posted on) for each letter of a download, for the private "posted" page."""
+    rows = session.execute(
+        select(Letter.recipient_id, Letter.sent_on)
+        .where(Letter.token_hash == token_hash(token))
+        .order_by(Letter.id)
+    ).all()
+    if not rows:
+        raise UnknownToken(token)
+    return [(recipient_id, sent_on) for recipient_id, sent_on in rows]
