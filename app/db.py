@@ -8,11 +8,12 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from fastapi import Request
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 0x4C45545445  # any constant shared by every instance of this service
 
 
 class SchemaBehind(RuntimeError):
@@ -56,7 +57,25 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(url: str) -> None:
-    command.upgrade(alembic_config(url), "head")
+    """Upgrade to the newest schema. On PostgreSQL an advisory lock makes replicas that start at
+    once take turns, so the second finds the work done; SQLite's write lock does the same."""
+    config = alembic_config(url)
+    if make_url(url).get_backend_name() != "postgresql":
+        command.upgrade(config, "head")
+        return
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            try:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+                connection.commit()
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                connection.commit()
+    finally:
+        engine.dispose()
 
 
 def check_schema(engine: Engine) -> None:

@@ -5,11 +5,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from app.campaign import load_campaign
 from app.db import check_schema, make_engine
+from app.logs import log_requests
 from app.pdf import LetterRenderer
-from app.routes import api, dashboard, supporter
+from app.routes import api, dashboard, health, supporter
 from app.settings import Settings
 
 
@@ -33,6 +35,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
     app.state.renderer = LetterRenderer(campaign, settings.fonts_dir)
 
+    app.middleware("http")(log_requests)
+    if settings.host_list != ["*"]:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.host_list)
+
+    app.include_router(health.router)
     app.include_router(api.router)
     app.include_router(dashboard.router)
     app.include_router(supporter.router)

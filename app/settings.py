@@ -1,8 +1,9 @@
 """Configuration, read from environment variables (and nothing else)."""
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
@@ -23,14 +24,35 @@ def default_campaign_dir() -> Path:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
-    database_url: str = "sqlite:///var/letter-campaign.db"
+    database_url: str = f"sqlite:///{SOURCE_ROOT / 'var' / 'letter-campaign.db'}"
     campaign_dir: Path = Field(default_factory=default_campaign_dir)
     assets_dir: Path = SOURCE_ROOT
     secret_key: str = ""
-    environment: str = "development"
-    campaign_goal: int = 5000
+    environment: Literal["development", "production"] = "development"
+    campaign_goal: int = Field(default=5000, ge=1)
     session_max_age: int = 8 * 3600
-    log_level: str = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    allowed_hosts: str = "*"
+    forwarded_allow_ips: str = ""
+    workers: int = Field(default=1, ge=1, le=64)
+
+    @field_validator("log_level", "environment", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _production_needs_a_secret(self) -> "Settings":
+        if self.environment == "production" and len(self.secret_key) < 32:
+            raise ValueError(
+                "SECRET_KEY must be set to at least 32 random characters in production "
+                '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
+            )
+        return self
+
+    @property
+    def host_list(self) -> list[str]:
+        return [host.strip() for host in self.allowed_hosts.split(",") if host.strip()]
 
     @property
     def fonts_dir(self) -> Path:
