@@ -12,6 +12,7 @@ from app.db import check_schema, make_engine
 from app.logs import log_requests
 from app.pdf import LetterRenderer
 from app.routes import api, dashboard, health, supporter
+from app.security import BodyLimit, SecurityHeaders
 from app.settings import Settings
 
 
@@ -36,6 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.renderer = LetterRenderer(campaign, settings.fonts_dir)
 
     app.middleware("http")(log_requests)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     if settings.host_list != ["*"]:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.host_list)
 

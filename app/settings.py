@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     allowed_hosts: str = "*"
     forwarded_allow_ips: str = ""
     workers: int = Field(default=1, ge=1, le=64)
+    max_body_bytes: int = 600_000
 
     @field_validator("log_level", "environment", mode="before")
     @classmethod

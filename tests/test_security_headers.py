@@ -1,0 +1,39 @@
+"""Every response carries the security headers; an oversized body is refused before it is read."""
+
+from fastapi.testclient import TestClient
+
+
+def test_every_response_carries_the_security_headers(client):
+    for response in (client.get("/healthz"), client.get("/no-such-page")):
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert "strict-transport-security" not in response.headers
+
+
+def test_hsts_is_sent_over_https(app):
+    with TestClient(app, base_url="https://testserver") as secure:
+        assert "max-age=" in secure.get("/healthz").headers["strict-transport-security"]
+
+
+def test_a_body_declared_too_large_is_refused_with_413(client, settings):
+    response = client.post(
+        "/api/letters",
+        content=b"{}",
+        headers={"content-length": str(settings.max_body_bytes + 1)},
+    )
+    assert response.status_code == 413
+    assert "request body over" in response.json()["detail"][0]["msg"]
+
+
+def test_a_streamed_body_is_cut_off_once_it_passes_the_limit(client, settings):
+    chunk = b"x" * 65536
+
+    def body():
+        for _ in range(settings.max_body_bytes // len(chunk) + 50):
+            yield chunk
+
+    response = client.post("/api/letters", content=body())
+    assert response.status_code == 413
