@@ -50,6 +50,22 @@ def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from app.check import check_campaign
+    from app.pdf import LetterRenderer
+
+    campaign = load_campaign(settings.campaign_dir)
+    renderer = LetterRenderer(campaign, settings.fonts_dir)
+    problems = check_campaign(renderer, Path(args.out) if args.out else None, date.today())
+    for problem in problems:
+        print(f"letter-campaign: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    where = f"; proofs in {args.out}" if args.out else ""
+    print(f"campaign content is complete{where}", file=sys.stderr)
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from app.db import migrate
 
@@ -80,6 +96,55 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def read_new_password(email: str) -> str:
+    """From a pipe, the first line of standard input; on a terminal, asked twice, not echoed."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass(f"Password for {email}: ")
+    if getpass.getpass("The same password again: ") != first:
+        raise ValueError("the two passwords differ")
+    return first
+
+
+def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy.orm import Session
+
+    from app.db import SchemaBehind, check_schema, make_engine
+    from app.staff import (
+        StaffError,
+        add_staff,
+        describe,
+        list_staff,
+        remove_staff,
+        utc_now,
+    )
+
+    engine = make_engine(settings.database_url)
+    try:
+        check_schema(engine)
+        with Session(engine) as db:
+            if args.action == "add":
+                staff = add_staff(db, args.email, read_new_password(args.email), utc_now())
+                db.commit()
+                print(f"added {staff.email}", file=sys.stderr)
+            elif args.action == "remove":
+                if not remove_staff(db, args.email):
+                    return _fail(f"there is no account for {args.email}")
+                db.commit()
+                print(f"removed {args.email}", file=sys.stderr)
+            else:
+                now = utc_now()
+                for staff, sessions in list_staff(db, now):
+                    print(describe(staff, sessions, now))
+    except (StaffError, SchemaBehind, ValueError) as exc:
+        return _fail(str(exc))
+    finally:
+        engine.dispose()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="letter-campaign",
@@ -92,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--out", required=True, help="where to write the PDF")
     render.set_defaults(handler=cmd_render)
 
+    check = commands.add_parser("check", help="proof the campaign content and write proof packs")
+    check.add_argument("--out", help="folder for one proof PDF per language")
+    check.set_defaults(handler=cmd_check)
+
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(handler=cmd_migrate)
 
@@ -100,6 +169,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, help="worker processes (default: WORKERS, 1)")
     serve.set_defaults(handler=cmd_serve)
+
+    staff = commands.add_parser("staff", help="staff accounts for the dashboard")
+    actions = staff.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser(
+        "add", help="create an account (password from standard input, or asked twice)"
+    )
+    add.add_argument("email")
+    remove = actions.add_parser("remove", help="delete an account and log it out everywhere")
+    remove.add_argument("email")
+    actions.add_parser("list", help="list the accounts")
+    staff.set_defaults(handler=cmd_staff)
     return parser
 
 

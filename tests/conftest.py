@@ -1,6 +1,7 @@
 import base64
 import io
 import json
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +27,17 @@ def png_data_url(width: int = 300, height: int = 100) -> str:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+@pytest.fixture
+def campaign_copy(tmp_path: Path) -> Path:
+    """A copy of the shipped campaign content, for tests that break it."""
+    target = tmp_path / "campaign"
+    target.mkdir()
+    for name in ("recipients.yaml", "campaign.yaml"):
+        shutil.copy(SOURCE_ROOT / name, target / name)
+    shutil.copytree(SOURCE_ROOT / "letter_templates", target / "letter_templates")
+    return target
 
 
 @pytest.fixture(scope="session")
@@ -130,3 +142,28 @@ def client(app):
 
     with TestClient(app) as test_client:
         yield test_client
+
+
+# --- staff ---------------------------------------------------------------------------------------
+
+STAFF_EMAIL, STAFF_PASSWORD = "staff@example.org", "a long staff password"
+
+
+@pytest.fixture
+def staff_account(app) -> tuple[str, str]:
+    """A staff account made the way `letter-campaign staff add` makes it."""
+    from app.staff import add_staff, utc_now
+
+    with app.state.sessionmaker() as db:
+        add_staff(db, STAFF_EMAIL, STAFF_PASSWORD, utc_now())
+        db.commit()
+    return STAFF_EMAIL, STAFF_PASSWORD
+
+
+@pytest.fixture
+def staff_client(client, staff_account):
+    """The test client, logged in as staff through the login form."""
+    from tests.staff_pages import log_in
+
+    assert log_in(client, *staff_account).status_code == 303
+    return client

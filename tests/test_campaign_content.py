@@ -1,23 +1,11 @@
 """Campaign content is data: a broken file stops start-up, naming file, entry and field."""
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from app.campaign import CampaignError, load_campaign
-from app.settings import SOURCE_ROOT
 from tests.test_letters import run_cli
-
-
-@pytest.fixture
-def campaign_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "campaign"
-    target.mkdir()
-    for name in ("recipients.yaml", "campaign.yaml"):
-        shutil.copy(SOURCE_ROOT / name, target / name)
-    shutil.copytree(SOURCE_ROOT / "letter_templates", target / "letter_templates")
-    return target
 
 
 def edit(path: Path, old: str, new: str) -> None:
