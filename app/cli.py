@@ -3,10 +3,13 @@
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from app.campaign import CampaignError, UnknownRecipient, load_campaign
 from app.settings import Settings
@@ -145,6 +148,59 @@ def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+@contextmanager
+def database_session(settings: Settings) -> Iterator[Session]:
+    """A session on a migrated database, committed when the block ends without error."""
+    from app.db import check_schema, make_engine
+
+    engine = make_engine(settings.database_url)
+    try:
+        check_schema(engine)
+        with Session(engine) as session, session.begin():
+            yield session
+    finally:
+        engine.dispose()
+
+
+def command_line_actor() -> str:
+    """Who the audit log names for a change made from the command line."""
+    import getpass
+
+    return f"command line ({getpass.getuser()})"
+
+
+def cmd_campaign(args: argparse.Namespace, settings: Settings) -> int:
+    from app.db import SchemaBehind
+    from app.operations import OperationError, set_state
+
+    state = {"open": "open", "pause": "paused", "close": "closed"}[args.action]
+    message = {"en": args.message or "", "ru": args.message_ru or "", "kk": args.message_kk or ""}
+    try:
+        with database_session(settings) as session:
+            set_state(session, state, message, command_line_actor())
+    except (OperationError, SchemaBehind) as exc:
+        return _fail(str(exc))
+    print(f"the campaign is {state}", file=sys.stderr)
+    return 0
+
+
+def cmd_official(args: argparse.Namespace, settings: Settings) -> int:
+    from app.db import SchemaBehind
+    from app.operations import OperationError, pause_official, resume_official
+
+    campaign = load_campaign(settings.campaign_dir)
+    try:
+        with database_session(settings) as session:
+            if args.action == "pause":
+                pause_official(session, campaign, args.id, args.reason, command_line_actor())
+            else:
+                resume_official(session, campaign, args.id, command_line_actor())
+    except (OperationError, SchemaBehind) as exc:
+        return _fail(str(exc))
+    print(f"{args.id}: {'paused' if args.action == 'pause' else 'resumed'}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="letter-campaign",
@@ -180,6 +236,22 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("email")
     actions.add_parser("list", help="list the accounts")
     staff.set_defaults(handler=cmd_staff)
+
+    campaign = commands.add_parser("campaign", help="open, pause or close the campaign")
+    campaign.add_argument("action", choices=["open", "pause", "close"])
+    campaign.add_argument("--message", help="the public message, in English")
+    campaign.add_argument("--message-ru", help="the public message in Russian")
+    campaign.add_argument("--message-kk", help="the public message in Kazakh")
+    campaign.set_defaults(handler=cmd_campaign)
+
+    official = commands.add_parser("official", help="pause or resume letters to one official")
+    official_actions = official.add_subparsers(dest="action", required=True, metavar="ACTION")
+    pause = official_actions.add_parser("pause", help="stop offering this official")
+    pause.add_argument("id")
+    pause.add_argument("--reason", required=True, help="why, shown to supporters and staff")
+    resume = official_actions.add_parser("resume", help="offer this official again")
+    resume.add_argument("id")
+    official.set_defaults(handler=cmd_official)
     return parser
 
 

@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -64,3 +64,60 @@ class StaffSession(Base):
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
     csrf_token: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CampaignState(Base):
+    """Whether supporters may write now: `open`, `paused` or `closed`, with a public message per
+    UI language. One row; read on every request so that every instance sees a change at once."""
+
+    __tablename__ = "campaign_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(String(10))
+    message: Mapped[dict] = mapped_column(JSON, default=dict)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OfficialPause(Base):
+    """An official no letters go to for now (left office, moved, the family asked)."""
+
+    __tablename__ = "official_pauses"
+
+    recipient_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    paused_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Reply(Base):
+    """An official's answer, as staff summarise it."""
+
+    __tablename__ = "replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recipient_id: Mapped[str] = mapped_column(String(64), index=True)
+    received_on: Mapped[date] = mapped_column(Date)
+    summary: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CaseUpdate(Base):
+    """News of the case for the campaign page and the Atom feed; text per UI language."""
+
+    __tablename__ = "case_updates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    posted_on: Mapped[date] = mapped_column(Date, index=True)
+    text: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """Who did what, when: every staff action that changes the campaign."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    actor: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="")

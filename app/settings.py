@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = ""
     workers: int = Field(default=1, ge=1, le=64)
     max_body_bytes: int = 600_000
+    stale_after_days: int = Field(default=365, ge=1)
 
     @field_validator("log_level", "environment", mode="before")
     @classmethod

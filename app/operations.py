@@ -1,0 +1,161 @@
+"""Steering the campaign: open, pause or close it, pause one official, record replies and case
+updates. Every change is written to the audit log in the same transaction as the change itself."""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Literal
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from app.campaign import Campaign, Recipient
+from app.models import AuditEntry, CampaignState, CaseUpdate, OfficialPause, Reply
+
+State = Literal["open", "paused", "closed"]
+STATES: tuple[State, ...] = ("open", "paused", "closed")
+UI_LANGUAGES = ("en", "ru", "kk")
+
+
+class OperationError(ValueError):
+    """A staff action that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class Status:
+    state: State
+    message: dict[str, str]
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == "open"
+
+    def message_in(self, lang: str) -> str:
+        """The message in the UI language, else in English, else in any language given."""
+        return (
+            self.message.get(lang)
+            or self.message.get("en")
+            or next(iter(self.message.values()), "")
+        )
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def audit(session: Session, actor: str, action: str, detail: str = "") -> None:
+    session.add(AuditEntry(at=now(), actor=actor, action=action, detail=detail))
+
+
+def campaign_status(session: Session) -> Status:
+    row = session.get(CampaignState, 1)
+    if row is None:
+        return Status("open", {})
+    return Status(row.state, dict(row.message or {}))  # type: ignore[arg-type]
+
+
+def set_state(session: Session, state: str, message: dict[str, str], actor: str) -> Status:
+    if state not in STATES:
+        raise OperationError(f"state must be one of {', '.join(STATES)}")
+    message = {lang: text.strip() for lang, text in message.items() if text and text.strip()}
+    unknown = set(message) - set(UI_LANGUAGES)
+    if unknown:
+        raise OperationError(f"message languages must be among {', '.join(UI_LANGUAGES)}")
+    row = session.get(CampaignState, 1)
+    if row is None:
+        row = CampaignState(id=1, state=state, message=message, changed_at=now())
+        session.add(row)
+    else:
+        row.state, row.message, row.changed_at = state, message, now()
+    audit(
+        session, actor, f"campaign {state}", message.get("en") or next(iter(message.values()), "")
+    )
+    return Status(state, message)  # type: ignore[arg-type]
+
+
+def paused_officials(session: Session) -> dict[str, str]:
+    """Recipient id -> the reason it is paused."""
+    return dict(session.execute(select(OfficialPause.recipient_id, OfficialPause.reason)).all())
+
+
+def pause_official(
+    session: Session, campaign: Campaign, recipient_id: str, reason: str, actor: str
+):
+    if campaign.recipient(recipient_id) is None:
+        raise OperationError(f"no official {recipient_id!r} in this campaign")
+    if not reason.strip():
+        raise OperationError("say why the official is paused: --reason TEXT")
+    pause = session.get(OfficialPause, recipient_id)
+    if pause is None:
+        session.add(
+            OfficialPause(recipient_id=recipient_id, reason=reason.strip(), paused_at=now())
+        )
+    else:
+        pause.reason = reason.strip()
+    audit(session, actor, "official paused", f"{recipient_id}: {reason.strip()}")
+
+
+def resume_official(session: Session, campaign: Campaign, recipient_id: str, actor: str) -> None:
+    if campaign.recipient(recipient_id) is None:
+        raise OperationError(f"no official {recipient_id!r} in this campaign")
+    session.execute(delete(OfficialPause).where(OfficialPause.recipient_id == recipient_id))
+    audit(session, actor, "official resumed", recipient_id)
+
+
+def writable_officials(session: Session, campaign: Campaign) -> list[Recipient]:
+    paused = paused_officials(session)
+    return [r for r in campaign.recipients if r.id not in paused]
+
+
+def add_reply(
+    session: Session,
+    campaign: Campaign,
+    recipient_id: str,
+    received_on: date,
+    summary: str,
+    actor: str,
+) -> None:
+    if campaign.recipient(recipient_id) is None:
+        raise OperationError(f"no official {recipient_id!r} in this campaign")
+    if not summary.strip():
+        raise OperationError("the reply needs a short summary")
+    session.add(
+        Reply(
+            recipient_id=recipient_id,
+            received_on=received_on,
+            summary=summary.strip(),
+            created_at=now(),
+        )
+    )
+    audit(session, actor, "reply recorded", f"{recipient_id}, {received_on.isoformat()}")
+
+
+def replies(session: Session) -> list[Reply]:
+    return list(session.scalars(select(Reply).order_by(Reply.received_on.desc(), Reply.id.desc())))
+
+
+def add_update(session: Session, posted_on: date, text: dict[str, str], actor: str) -> None:
+    text = {lang: value.strip() for lang, value in text.items() if value and value.strip()}
+    if not text:
+        raise OperationError("the update needs a text in at least one language")
+    if set(text) - set(UI_LANGUAGES):
+        raise OperationError(f"update languages must be among {', '.join(UI_LANGUAGES)}")
+    session.add(CaseUpdate(posted_on=posted_on, text=text, created_at=now()))
+    audit(session, actor, "case update posted", posted_on.isoformat())
+
+
+def updates(session: Session, limit: int = 50) -> list[CaseUpdate]:
+    return list(
+        session.scalars(
+            select(CaseUpdate)
+            .order_by(CaseUpdate.posted_on.desc(), CaseUpdate.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def audit_log(session: Session, limit: int = 200) -> list[AuditEntry]:
+    return list(
+        session.scalars(
+            select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
+        )
+    )

@@ -1,0 +1,66 @@
+"""Campaign operations: open, pause, close; officials paused; replies, updates; the audit log."""
+
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from app.operations import audit_log, campaign_status, paused_officials
+from tests.test_letters import run_cli
+
+
+def cli(database_url: str, tmp_path, *args: str):
+    return run_cli(*args, cwd=tmp_path, env={"DATABASE_URL": database_url})
+
+
+def test_the_command_line_opens_pauses_and_closes_with_a_message(app, database_url, tmp_path):
+    engine = app.state.engine
+    with Session(engine) as session:
+        assert campaign_status(session).state == "open"
+    result = cli(
+        database_url,
+        tmp_path,
+        "campaign",
+        "pause",
+        "--message",
+        "Paused: the family asks for quiet.",
+        "--message-ru",
+        "Пауза по просьбе семьи.",
+    )
+    assert result.returncode == 0, result.stderr
+    with Session(engine) as session:
+        status = campaign_status(session)
+        assert status.state == "paused"
+        assert status.message_in("ru") == "Пауза по просьбе семьи."
+        assert status.message_in("kk") == "Paused: the family asks for quiet."
+        assert [e.action for e in audit_log(session)] == ["campaign paused"]
+    assert cli(database_url, tmp_path, "campaign", "close").returncode == 0
+    with Session(engine) as session:
+        assert campaign_status(session).state == "closed"
+        assert [e.action for e in audit_log(session)] == ["campaign closed", "campaign paused"]
+        assert audit_log(session)[0].actor.startswith("command line")
+
+
+def test_the_command_line_pauses_and_resumes_one_official(app, database_url, tmp_path):
+    result = cli(
+        database_url, tmp_path, "official", "pause", "ombudsman", "--reason", "Left office"
+    )
+    assert result.returncode == 0, result.stderr
+    with Session(app.state.engine) as session:
+        assert paused_officials(session) == {"ombudsman": "Left office"}
+    assert cli(database_url, tmp_path, "official", "resume", "ombudsman").returncode == 0
+    with Session(app.state.engine) as session:
+        assert paused_officials(session) == {}
+        assert [e.action for e in audit_log(session)] == ["official resumed", "official paused"]
+
+
+def test_an_unknown_official_or_a_missing_reason_is_refused(app, database_url, tmp_path):
+    result = cli(database_url, tmp_path, "official", "pause", "nobody", "--reason", "x")
+    assert result.returncode == 2 and "no official 'nobody'" in result.stderr
+    result = cli(database_url, tmp_path, "official", "pause", "ombudsman", "--reason", " ")
+    assert result.returncode == 2 and "--reason" in result.stderr
+
+
+def test_every_official_of_the_2018_report_is_stale_today(campaign):
+    today = date(2026, 11, 25)
+    assert all(r.is_stale(today, 365) for r in campaign.recipients)
+    assert not any(r.is_stale(date(2018, 6, 1), 365) for r in campaign.recipients)
