@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app.campaign import Recipient
@@ -27,12 +27,18 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def record_pack(
-    session: Session, recipients: Sequence[Recipient], language: str, country: str, today: date
-) -> str:
-    """One row per letter, all or none; returns the token the supporter keeps to say "posted"."""
-    token = secrets.token_urlsafe(24)
-    hashed = token_hash(token)
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _insert(
+    session: Session,
+    hashed: str,
+    recipients: Sequence[Recipient],
+    language: str,
+    country: str,
+    today: date,
+) -> None:
     session.execute(
         insert(Letter),
         [
@@ -46,7 +52,44 @@ def record_pack(
             for recipient in recipients
         ],
     )
+
+
+def record_pack(
+    session: Session, recipients: Sequence[Recipient], language: str, country: str, today: date
+) -> str:
+    """One row per letter, all or none; returns the token the supporter keeps to say "posted"."""
+    token = new_token()
+    hashed = token_hash(token)
+    _insert(session, hashed, recipients, language, country, today)
     return token
+
+
+def record_pack_once(
+    session: Session,
+    token: str,
+    recipients: Sequence[Recipient],
+    language: str,
+    country: str,
+    today: date,
+) -> list[str]:
+    """Like record_pack, under a token minted before the supporter said "create my letters".
+
+    The web form can keep nothing between requests, so a reload of the thank-you page, a double
+    click or the back button posts the same confirmation again; with the token fixed in advance
+    the second post finds the letters already counted. Returns the ids of the token's officials.
+    """
+    hashed = token_hash(token)
+    if session.get_bind().dialect.name == "postgresql":
+        # Two posts at the same moment: the second waits here, then finds the first's rows.
+        key = int(hashed[:15], 16)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    existing = session.scalars(
+        select(Letter.recipient_id).where(Letter.token_hash == hashed).order_by(Letter.id)
+    ).all()
+    if existing:
+        return list(existing)
+    _insert(session, hashed, recipients, language, country, today)
+    return [recipient.id for recipient in recipients]
 
 
 def confirm_posted(

@@ -47,6 +47,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
+# --- the pages' translations: compile app/locales/*/LC_MESSAGES/messages.po ----------------
+"$VENV/bin/pybabel" -q compile -d app/locales
+
 # --- front-end packages and fonts from the npm registry -----------------------------------
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing front-end packages"

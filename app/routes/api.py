@@ -1,5 +1,162 @@
-"""Placeholder until its issue is built."""
+"""The JSON API, documented at /docs: the officials, a pack of letters as a PDF, "I have posted
+them", and the public counts. Like the pages, it keeps nothing a supporter sends."""
 
-from fastapi import APIRouter
+from datetime import date
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from app.campaign import Campaign, UnknownRecipient
+from app.counts import public_stats
+from app.db import get_session
+from app.letters import UnknownToken, confirm_posted, record_pack
+from app.pdf import LetterRenderer
+from app.supporter import Supporter
+
+router = APIRouter(prefix="/api", tags=["API"])
+
+
+class Address(BaseModel):
+    street: str
+    postcode: str
+    city: str
+    country: str
+
+
+class Official(BaseModel):
+    id: str
+    title: str
+    name: str
+    address: Address
+    phone: str | None = None
+
+
+class PostedCounts(BaseModel):
+    letters: int
+    sent: int
+
+
+class OfficialCounts(BaseModel):
+    id: str
+    generated: int
+    sent: int
+
+
+class Stats(BaseModel):
+    generated: int
+    sent: int
+    goal: int
+    recipients: list[OfficialCounts]
+
+
+class Problem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problems(BaseModel):
+    detail: list[Problem]
+
+
+class NotFound(BaseModel):
+    detail: str
+
+
+@router.get("/recipients", response_model=list[Official])
+def recipients(request: Request) -> list[Official]:
+    """The officials a supporter can write to, in campaign order, as the report lists them."""
+    campaign: Campaign = request.app.state.campaign
+    return [
+        Official(
+            id=r.id,
+            title=r.title,
+            name=r.name,
+            address=Address(street=r.street, postcode=r.postcode, city=r.city, country=r.country),
+            phone=r.phone,
+        )
+        for r in campaign.recipients
+    ]
+
+
+@router.post(
+    "/letters",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "One letter per official chosen (all six when `recipients` is empty), "
+            "as one PDF.",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            "headers": {
+                "Letter-Token": {
+                    "description": "Keep it to say later that the letters were posted: "
+                    "POST /api/letters/{token}/sent.",
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+        422: {"model": Problems, "description": "The invalid fields, each named in `loc`."},
+    },
+)
+def create_letters(
+    supporter: Supporter, request: Request, session: Session = Depends(get_session)
+) -> Response:
+    """Renders the letters and counts them: one anonymous row per letter (official, language,
+    country, day, token). Nothing else of the request is kept."""
+    campaign: Campaign = request.app.state.campaign
+    try:
+        chosen = campaign.choose(supporter.recipients)
+    except UnknownRecipient as exc:
+        problem = Problem(
+            loc=["body", "recipients"],
+            msg=f"unknown recipient {exc.recipient_id!r}: see GET /api/recipients",
+            type="unknown_recipient",
+        )
+        return JSONResponse({"detail": [problem.model_dump()]}, status_code=422)
+    today = date.today()
+    renderer: LetterRenderer = request.app.state.renderer
+    pdf = renderer.render_pack(supporter, chosen, today)
+    token = record_pack(session, chosen, supporter.language, supporter.country, today)
+    session.commit()
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Letter-Token": token,
+            "Content-Disposition": f'attachment; filename="appeal-letters-{today.isoformat()}.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.post(
+    "/letters/{token}/sent",
+    response_model=PostedCounts,
+    responses={404: {"model": NotFound, "description": "No letters were made with this token."}},
+)
+def letters_sent(
+    token: str, session: Session = Depends(get_session)
+) -> PostedCounts | JSONResponse:
+    """Marks every letter of that download as posted. Calling again changes nothing."""
+    try:
+        counts = confirm_posted(session, token, date.today())
+    except UnknownToken:
+        session.rollback()
+        return JSONResponse({"detail": "unknown token"}, status_code=404)
+    session.commit()
+    return PostedCounts(letters=counts.letters, sent=counts.sent)
+
+
+@router.get("/stats", response_model=Stats)
+def stats(request: Request, session: Session = Depends(get_session)) -> Response:
+    """Public aggregate counts: letters generated and posted, in total and per official."""
+    figures = public_stats(session, request.app.state.campaign)
+    body = Stats(
+        generated=figures["generated"],
+        sent=figures["sent"],
+        goal=request.app.state.settings.campaign_goal,
+        recipients=[OfficialCounts(**row) for row in figures["recipients"]],
+    )
+    return JSONResponse(body.model_dump(), headers={"Cache-Control": "public, max-age=5"})

@@ -1,5 +1,377 @@
-"""Placeholder until its issue is built."""
+"""The supporter's pages: the campaign and its form, the preview, the thank-you page with the
+downloads, the private "I have posted them" page and the privacy notice; and every file those
+pages load, all served by this service (no page loads anything from another host).
 
-from fastapi import APIRouter
+Nothing a supporter types is kept between requests: each step posts every value again from
+hidden fields, and only the anonymous rows of app/letters.py reach the database.
+"""
 
-router = APIRouter()
+import hashlib
+from datetime import date
+from functools import cache
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session
+
+from app.campaign import LANGUAGE_NAMES, Campaign
+from app.counts import public_stats
+from app.db import get_session
+from app.forms import Checked, SupporterForm, check, valid_token
+from app.i18n import (
+    BABEL_LOCALES,
+    UI_LANGUAGES,
+    countries,
+    gettext,
+    number,
+    render,
+    ui_language,
+)
+from app.letters import (
+    UnknownToken,
+    confirm_posted,
+    letters_of,
+    new_token,
+    record_pack_once,
+)
+from app.pdf import LetterRenderer
+from app.preview import screen_stylesheet
+from app.share_image import share_image
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+SIGNATURE_PAD = Path("signature_pad") / "dist" / "signature_pad.umd.min.js"
+ASSET_CACHE = "public, max-age=86400"
+
+router = APIRouter(include_in_schema=False)
+router.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+
+@cache
+def _version(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+
+
+def static_url(name: str) -> str:
+    """A static file's URL with its content's hash, so a changed file is fetched again."""
+    return f"/static/{name}?v={_version(STATIC_DIR / name)}"
+
+
+def _officials(campaign: Campaign, lang: str) -> list[dict]:
+    return [
+        {
+            "id": r.id,
+            "name": r.address_as[lang].name,
+            "title": r.address_as[lang].title,
+            "demands": r.demands,
+        }
+        for r in campaign.recipients
+    ]
+
+
+def _page(
+    request: Request,
+    lang: str,
+    template: str,
+    *,
+    status: int = 200,
+    private: bool = False,
+    switch: bool = True,
+    **context: object,
+) -> HTMLResponse:
+    """A page in the UI language. Pages holding what a supporter typed, or a private link, are
+    `private`: never stored by a cache, never indexed."""
+    campaign: Campaign = request.app.state.campaign
+    path = request.url.path
+    switcher = [(code, LANGUAGE_NAMES[code], f"{path}?lang={code}") for code in UI_LANGUAGES]
+    html = render(
+        lang,
+        template,
+        static=static_url,
+        site_name=campaign.case.title[lang],
+        switcher=switcher if switch else [],
+        html_locale=BABEL_LOCALES[lang],
+        **context,
+    )
+    headers = {"Content-Language": lang}
+    if "lang" not in request.query_params:
+        headers["Vary"] = "Accept-Language"
+    if private:
+        headers["Cache-Control"] = "no-store"
+        headers["X-Robots-Tag"] = "noindex, nofollow"
+    return HTMLResponse(html, status_code=status, headers=headers)
+
+
+def _counter(session: Session, request: Request) -> dict:
+    stats = public_stats(session, request.app.state.campaign)
+    goal = request.app.state.settings.campaign_goal
+    return {"sent": stats["sent"], "generated": stats["generated"], "goal": goal}
+
+
+def _campaign_page(
+    request: Request,
+    session: Session,
+    form: SupporterForm,
+    *,
+    errors: dict | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    lang = ui_language(request)
+    campaign: Campaign = request.app.state.campaign
+    case = campaign.case
+    base = str(request.url_for("campaign_page"))
+    messages = {
+        name: gettext(lang, error.message, **{k: number(v, lang) for k, v in error.values.items()})
+        for name, error in (errors or {}).items()
+    }
+    return _page(
+        request,
+        lang,
+        "campaign.html",
+        status=status,
+        private=request.method == "POST",
+        case={
+            "title": case.title[lang],
+            "prisoners": case.prisoners[lang],
+            "summary": case.summary[lang],
+            "demands": [d.text[lang] for d in case.demands],
+            "source": case.source,
+        },
+        officials=_officials(campaign, lang),
+        counter=_counter(session, request),
+        form=form,
+        errors=messages,
+        countries=countries(lang),
+        letter_languages=LANGUAGE_NAMES,
+        share={
+            "url": f"{base}?lang={lang}",
+            "image": f"{request.url_for('share_picture')}?lang={lang}",
+            "locale": BABEL_LOCALES[lang],
+            "alternates": [BABEL_LOCALES[code] for code in UI_LANGUAGES if code != lang],
+        },
+        base_url=base,
+    )
+
+
+@router.get("/", response_class=HTMLResponse, name="campaign_page")
+def campaign_page(request: Request, session: Session = Depends(get_session)) -> HTMLResponse:
+    return _campaign_page(request, session, SupporterForm.blank(request.app.state.campaign))
+
+
+@router.post("/edit", response_class=HTMLResponse)
+async def edit(request: Request, session: Session = Depends(get_session)) -> HTMLResponse:
+    """Back from the preview to the form, with everything as the supporter left it."""
+    form = SupporterForm.from_form(await request.form())
+    return _campaign_page(request, session, form)
+
+
+async def _checked(request: Request) -> tuple[SupporterForm, Checked]:
+    form = SupporterForm.from_form(await request.form())
+    return form, check(form, request.app.state.campaign)
+
+
+@router.post("/preview", response_class=HTMLResponse)
+async def preview(request: Request, session: Session = Depends(get_session)) -> HTMLResponse:
+    form, checked = await _checked(request)
+    if checked.errors:
+        return _campaign_page(request, session, form, errors=checked.errors, status=422)
+    lang = ui_language(request)
+    renderer: LetterRenderer = request.app.state.renderer
+    letters = renderer.letters(checked.supporter, checked.recipients, date.today())  # type: ignore[arg-type]
+    return _page(
+        request,
+        lang,
+        "preview.html",
+        private=True,
+        switch=False,
+        letters=[
+            {"official": letter.recipient.address_as[lang].name, "html": letter.html}
+            for letter in letters
+        ],
+        letter_language=checked.supporter.language,  # type: ignore[union-attr]
+        hidden=form.hidden_fields(),
+        token=new_token(),
+    )
+
+
+@router.post("/letters", response_class=HTMLResponse)
+async def create_letters(request: Request, session: Session = Depends(get_session)) -> HTMLResponse:
+    """Counts the letters once: the token was minted with the preview, so posting this again
+    (a reload, a double click) finds them counted."""
+    form, checked = await _checked(request)
+    if checked.errors:
+        return _campaign_page(request, session, form, errors=checked.errors, status=422)
+    supporter = checked.supporter
+    assert supporter is not None
+    token = (await request.form()).get("token", "")
+    if not isinstance(token, str) or not valid_token(token):
+        token = new_token()
+    record_pack_once(
+        session, token, checked.recipients, supporter.language, supporter.country, date.today()
+    )
+    session.commit()
+    return _thanks(request, session, form, token)
+
+
+def _letters_listed(session: Session, campaign: Campaign, token: str, lang: str) -> list[dict]:
+    listed = []
+    for recipient_id, sent_on in letters_of(session, token):
+        recipient = campaign.recipient(recipient_id)
+        listed.append(
+            {
+                "id": recipient_id,
+                "official": recipient.address_as[lang].name if recipient else recipient_id,
+                "title": recipient.address_as[lang].title if recipient else "",
+                "sent_on": sent_on,
+            }
+        )
+    return listed
+
+
+def _private_link(request: Request, token: str, lang: str) -> str:
+    return f"{request.url_for('posted_page', token=token)}?lang={lang}"
+
+
+def _thanks(request: Request, session: Session, form: SupporterForm, token: str) -> HTMLResponse:
+    lang = ui_language(request)
+    return _page(
+        request,
+        lang,
+        "thanks.html",
+        private=True,
+        switch=False,
+        letters=_letters_listed(session, request.app.state.campaign, token, lang),
+        hidden=form.hidden_fields(),
+        token=token,
+        private_link=_private_link(request, token, lang),
+    )
+
+
+def _not_found(request: Request) -> HTMLResponse:
+    lang = ui_language(request)
+    return _page(request, lang, "unknown_link.html", status=404, private=True)
+
+
+@router.post("/letters/pdf")
+async def download(request: Request, session: Session = Depends(get_session)) -> Response:
+    """The PDF again, all letters or one: the values come back from the thank-you page with the
+    token, so nothing is stored and nothing is counted twice."""
+    form, checked = await _checked(request)
+    if checked.errors:
+        return _campaign_page(request, session, form, errors=checked.errors, status=422)
+    data = await request.form()
+    token, only = data.get("token", ""), data.get("recipient", "")
+    if not isinstance(token, str) or not valid_token(token):
+        return _not_found(request)
+    try:
+        ids = [recipient_id for recipient_id, _ in letters_of(session, token)]
+    except UnknownToken:
+        return _not_found(request)
+    if only:
+        if only not in ids:
+            return _not_found(request)
+        ids = [str(only)]
+    campaign: Campaign = request.app.state.campaign
+    recipients = campaign.choose(ids)
+    today = date.today()
+    renderer: LetterRenderer = request.app.state.renderer
+    supporter = checked.supporter
+    assert supporter is not None
+    pdf = renderer.render(renderer.letters(supporter, recipients, today), supporter.language)
+    name = f"appeal-letter-{ids[0]}" if only else "appeal-letters"
+    return pdf_response(pdf, f"{name}-{today.isoformat()}.pdf")
+
+
+def pdf_response(pdf: bytes, filename: str) -> Response:
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/posted/{token}", response_class=HTMLResponse, name="posted_page")
+def posted_page(
+    request: Request, token: str, session: Session = Depends(get_session)
+) -> HTMLResponse:
+    """The private page a supporter comes back to after posting; it knows no name."""
+    lang = ui_language(request)
+    try:
+        letters = _letters_listed(session, request.app.state.campaign, token, lang)
+    except UnknownToken:
+        return _not_found(request)
+    return _page(
+        request,
+        lang,
+        "posted.html",
+        private=True,
+        letters=letters,
+        token=token,
+        counter=_counter(session, request),
+        private_link=_private_link(request, token, lang),
+    )
+
+
+@router.post("/posted/{token}", response_model=None)
+async def confirm(
+    request: Request, token: str, session: Session = Depends(get_session)
+) -> Response:
+    """Marks the letters (or one of them) posted; a second confirmation changes nothing."""
+    only = (await request.form()).get("recipient", "")
+    try:
+        confirm_posted(session, token, date.today(), [str(only)] if only else None)
+    except UnknownToken:
+        return _not_found(request)
+    session.commit()
+    lang = ui_language(request)
+    return RedirectResponse(_private_link(request, token, lang) + "#posted", status_code=303)
+
+
+@router.get("/privacy", response_class=HTMLResponse)
+def privacy(request: Request) -> HTMLResponse:
+    return _page(request, ui_language(request), "privacy.html")
+
+
+@router.get("/share.png", name="share_picture")
+def share_picture(request: Request) -> Response:
+    """The picture for Open Graph and Twitter cards, with the title in the UI language."""
+    lang = ui_language(request)
+    case = request.app.state.campaign.case
+    png = share_image(case.title[lang], case.subject[lang])
+    return Response(png, media_type="image/png", headers={"Cache-Control": ASSET_CACHE})
+
+
+@router.get("/fonts/handwriting.ttf")
+def handwriting_font(request: Request) -> FileResponse:
+    """The font typed signatures are printed in, so the form shows them as they will print."""
+    return FileResponse(
+        request.app.state.settings.fonts_dir / "handwriting.ttf",
+        media_type="font/ttf",
+        headers={"Cache-Control": ASSET_CACHE},
+    )
+
+
+@router.get("/vendor/signature_pad.js")
+def signature_pad(request: Request) -> FileResponse:
+    """The signature pad from the npm registry, as `make install` put it in node_modules."""
+    return FileResponse(
+        request.app.state.settings.node_modules / SIGNATURE_PAD,
+        media_type="text/javascript",
+        headers={"Cache-Control": ASSET_CACHE},
+    )
+
+
+@cache
+def _letter_css(path: Path) -> str:
+    return screen_stylesheet(path.read_text(encoding="utf-8"), "/fonts/")
+
+
+@router.get("/letter.css")
+def letter_css(request: Request) -> Response:
+    """The letters' print stylesheet, scoped to the preview's sheets of paper."""
+    path = request.app.state.campaign.templates_dir / "letter.css"
+    return Response(_letter_css(path), media_type="text/css", headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,170 @@
+"""The supporter form without JavaScript: its values, their round trip through hidden fields, and
+the schema's errors put next to the fields they belong to, in words a supporter understands.
+
+Nothing is kept between requests: each step posts every value again.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from app.campaign import Campaign, Recipient, UnknownRecipient
+from app.i18n import N_
+from app.supporter import Supporter
+
+DEFAULT_LETTER_LANGUAGE = "ru"
+SIGNATURE_KINDS = ("drawn", "typed", "none")
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
+FIELDS = ("name", "street", "postcode", "city", "country", "language", "recipients", "message")
+
+# What each field's problem means to a supporter. Keys are (field, pydantic error type); the
+# field's own entry (type None) covers every other problem with it.
+MESSAGES: dict[tuple[str, str | None], str] = {
+    ("name", None): N_("Enter your name."),
+    ("name", "string_too_long"): N_("Your name can have at most %(max)s characters."),
+    ("street", None): N_("Enter your street and house number."),
+    ("street", "string_too_long"): N_("This can have at most %(max)s characters."),
+    ("postcode", None): N_("Write the postcode on one line, without special characters."),
+    ("postcode", "string_too_long"): N_("A postcode can have at most %(max)s characters."),
+    ("city", None): N_("Enter your town or city."),
+    ("city", "string_too_long"): N_("This can have at most %(max)s characters."),
+    ("country", None): N_("Choose your country from the list."),
+    ("language", None): N_("Choose the language of your letters."),
+    ("recipients", None): N_("Choose at least one official from the list."),
+    ("message", None): N_("Your message cannot contain control characters."),
+    ("message", "string_too_long"): N_(
+        "Your message has %(length)s characters; it can have at most %(max)s."
+    ),
+    ("signature", None): N_("Choose how to sign your letters."),
+    ("signature", "drawn"): N_("Draw your signature in the box, or choose another way to sign."),
+}
+LINE_PROBLEM = N_("Write this on one line, without special characters.")
+SINGLE_LINES = ("name", "street", "postcode", "city")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    message: str
+    values: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class SupporterForm:
+    """What the supporter typed, exactly as typed, so a page can show it again."""
+
+    name: str = ""
+    street: str = ""
+    postcode: str = ""
+    city: str = ""
+    country: str = ""
+    language: str = DEFAULT_LETTER_LANGUAGE
+    recipients: list[str] = field(default_factory=list)
+    message: str = ""
+    signature_kind: str = "typed"
+    signature_image: str = ""
+
+    @classmethod
+    def blank(cls, campaign: Campaign) -> "SupporterForm":
+        """A fresh form: every official ticked, letters in Russian, signed in typed script."""
+        return cls(recipients=[r.id for r in campaign.recipients])
+
+    @classmethod
+    def from_form(cls, form: FormData) -> "SupporterForm":
+        def text(name: str) -> str:
+            value = form.get(name, "")
+            return value if isinstance(value, str) else ""
+
+        return cls(
+            name=text("name"),
+            street=text("street"),
+            postcode=text("postcode"),
+            city=text("city"),
+            country=text("country"),
+            language=text("language"),
+            recipients=[v for v in form.getlist("recipients") if isinstance(v, str)],
+            message=text("message").replace("\r\n", "\n").replace("\r", "\n"),
+            signature_kind=text("signature_kind"),
+            signature_image=text("signature_image") if text("signature_kind") == "drawn" else "",
+        )
+
+    def schema_data(self) -> dict:
+        """The supporter schema's input; the schema, not this form, decides what is valid."""
+        signature: dict[str, str] = {"kind": self.signature_kind}
+        if self.signature_kind == "drawn":
+            signature["image"] = self.signature_image
+        return {
+            "name": self.name,
+            "street": self.street,
+            "postcode": self.postcode.strip() or None,
+            "city": self.city,
+            "country": self.country,
+            "language": self.language,
+            "recipients": self.recipients,
+            "message": self.message if self.message.strip() else None,
+            "signature": signature,
+        }
+
+    def hidden_fields(self) -> list[tuple[str, str]]:
+        """The values as hidden inputs, for the next step to post them back."""
+        fields = [(name, getattr(self, name)) for name in FIELDS if name != "recipients"]
+        fields += [("recipients", recipient_id) for recipient_id in self.recipients]
+        fields.append(("signature_kind", self.signature_kind))
+        if self.signature_kind == "drawn":
+            fields.append(("signature_image", self.signature_image))
+        return fields
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The outcome of checking a form: the supporter and the officials, or errors by field."""
+
+    supporter: Supporter | None
+    recipients: list[Recipient]
+    errors: dict[str, FieldError]
+
+
+def _error_for(error: dict, form: SupporterForm) -> tuple[str, FieldError]:
+    loc = error["loc"]
+    name = str(loc[0]) if loc and str(loc[0]) in FIELDS else "signature"
+    kind = error["type"]
+    if name == "signature":
+        drawn = len(loc) > 1 and loc[1] == "drawn"
+        return name, FieldError(MESSAGES[(name, "drawn" if drawn else None)])
+    if name in SINGLE_LINES and kind == "value_error":
+        return name, FieldError(LINE_PROBLEM)
+    values = {}
+    limit = (error.get("ctx") or {}).get("max_length")
+    if limit is not None:
+        values["max"] = limit
+    if name == "message" and kind == "string_too_long":
+        values["length"] = len(form.message)
+    return name, FieldError(MESSAGES.get((name, kind)) or MESSAGES[(name, None)], values)
+
+
+def check(form: SupporterForm, campaign: Campaign) -> Checked:
+    """Validate with the supporter schema and the campaign's officials."""
+    errors: dict[str, FieldError] = {}
+    supporter = None
+    try:
+        supporter = Supporter.model_validate(form.schema_data())
+    except ValidationError as exc:
+        for error in exc.errors(include_input=False, include_url=False):
+            name, problem = _error_for(error, form)
+            errors.setdefault(name, problem)
+    recipients: list[Recipient] = []
+    if not form.recipients:
+        errors.setdefault("recipients", FieldError(MESSAGES[("recipients", None)]))
+    else:
+        try:
+            recipients = campaign.choose(form.recipients)
+        except UnknownRecipient:
+            errors.setdefault("recipients", FieldError(MESSAGES[("recipients", None)]))
+    if errors:
+        return Checked(None, [], errors)
+    return Checked(supporter, recipients, {})
+
+
+def valid_token(token: str) -> bool:
+    return bool(TOKEN.match(token))

@@ -1,0 +1,142 @@
+"""The user interface in English, Russian and Kazakh: gettext catalogues for the pages, the choice
+of language for a request, and country names and numbers as each language writes them.
+
+English is the source language of the catalogues; Russian and Kazakh are compiled from the .po
+files in app/locales by `make install` (pybabel compile).
+"""
+
+import re
+from collections.abc import Callable
+from functools import cache
+from gettext import NullTranslations
+from pathlib import Path
+
+from babel import Locale
+from babel.dates import format_date
+from babel.numbers import format_decimal
+from babel.support import Translations
+from fastapi import Request
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from app.supporter import COUNTRIES
+
+UI_LANGUAGES = ("en", "ru", "kk")
+DEFAULT_UI_LANGUAGE = "en"
+LOCALES_DIR = Path(__file__).parent / "locales"
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+BABEL_LOCALES = {"en": "en_GB", "ru": "ru", "kk": "kk"}
+
+# Alphabetical order as each language sorts its own letters, so a supporter finds their country
+# where they expect it in a long list (code-point order puts Kazakh Ә after Я).
+ALPHABETS = {
+    "ru": "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+    "kk": "аәбвгғдеёжзийкқлмнңоөпрстуұүфхһцчшщъыіьэюя",
+}
+
+_ACCEPT_ITEM = re.compile(
+    r"^\s*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([0-9.]+))?\s*$"
+)
+
+
+def N_(message: str) -> str:  # noqa: N802 (the gettext convention for "translate later")
+    """Marks a message for extraction; it is translated where it is shown, in the UI language."""
+    return message
+
+
+class MissingCatalogue(RuntimeError):
+    """A compiled catalogue is missing: the set-up did not run."""
+
+
+@cache
+def translations(lang: str) -> NullTranslations:
+    if lang == DEFAULT_UI_LANGUAGE:
+        return NullTranslations()
+    mo = LOCALES_DIR / lang / "LC_MESSAGES" / "messages.mo"
+    if not mo.is_file():
+        raise MissingCatalogue(f"{mo} is missing: run `make install` to compile the catalogues")
+    with mo.open("rb") as stream:
+        return Translations(stream)
+
+
+def gettext(lang: str, message: str, **variables: object) -> str:
+    """A message in the UI language, formatted like the templates' newstyle gettext."""
+    return translations(lang).gettext(message) % variables
+
+
+def negotiate(accept_language: str | None) -> str:
+    """The UI language the browser prefers among ours (RFC 9110 quality values)."""
+    ranked: list[tuple[float, int, str]] = []
+    for position, item in enumerate((accept_language or "").split(",")[:20]):
+        match = _ACCEPT_ITEM.match(item)
+        if not match:
+            continue
+        try:
+            quality = float(match.group(2)) if match.group(2) else 1.0
+        except ValueError:
+            continue
+        primary = match.group(1).lower()
+        if primary in UI_LANGUAGES and quality > 0:
+            ranked.append((-quality, position, primary))
+    return min(ranked)[2] if ranked else DEFAULT_UI_LANGUAGE
+
+
+def ui_language(request: Request) -> str:
+    """From the URL (`?lang=ru`, what the switcher sets) or else the browser's preference."""
+    chosen = request.query_params.get("lang", "")
+    if chosen in UI_LANGUAGES:
+        return chosen
+    return negotiate(request.headers.get("accept-language"))
+
+
+def number(value: int, lang: str) -> str:
+    return format_decimal(value, locale=BABEL_LOCALES[lang])
+
+
+def long_date(value, lang: str) -> str:  # type: ignore[no-untyped-def]
+    return format_date(value, format="long", locale=BABEL_LOCALES[lang])
+
+
+def _sort_key(lang: str) -> Callable[[str], tuple]:
+    alphabet = ALPHABETS.get(lang, "")
+
+    def key(name: str) -> tuple:
+        folded = name.casefold()
+        return tuple((0, alphabet.index(ch)) if ch in alphabet else (1, ord(ch)) for ch in folded)
+
+    return key
+
+
+@cache
+def countries(lang: str) -> tuple[tuple[str, str], ...]:
+    """(code, name) of every country a supporter can choose, named and sorted in `lang`."""
+    names = Locale.parse(BABEL_LOCALES[lang]).territories
+    english = Locale.parse("en").territories
+    key = _sort_key(lang)
+    pairs = [(code, names.get(code) or english[code]) for code in COUNTRIES]
+    return tuple(sorted(pairs, key=lambda pair: key(pair[1])))
+
+
+def country_name(code: str, lang: str) -> str:
+    return dict(countries(lang)).get(code, code)
+
+
+@cache
+def environment(lang: str) -> Environment:
+    """The page templates with this language's catalogue installed (newstyle gettext, so every
+    translated string is escaped and formatted the same way)."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["lang"] = lang
+    env.filters["number"] = lambda value: number(value, lang)
+    env.filters["long_date"] = lambda value: long_date(value, lang)
+    return env
+
+
+def render(lang: str, template: str, **context: object) -> str:
+    return environment(lang).get_template(template).render(**context)

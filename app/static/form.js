@@ -1,0 +1,165 @@
+/* The supporter form, enhanced: a live character count for the message, the signature pad
+   (signature_pad from the npm registry, served by the app) and a preview of the typed signature
+   in the handwriting font. Without JavaScript the form works as plain HTML, drawing aside. */
+(function () {
+  "use strict";
+
+  var form = document.querySelector(".supporter-form");
+  if (!form) {
+    return;
+  }
+
+  function characterCount() {
+    var message = document.getElementById("message");
+    var count = document.getElementById("message-count");
+    var live = document.getElementById("message-count-live");
+    if (!message || !count) {
+      return;
+    }
+    var max = parseInt(message.getAttribute("data-max"), 10);
+    var numbers = new Intl.NumberFormat(document.documentElement.lang);
+    var timer = null;
+    function update() {
+      // Code points, as the server counts them (an emoji is one character, not two).
+      var left = max - Array.from(message.value).length;
+      var template = count.getAttribute(left >= 0 ? "data-left" : "data-over");
+      count.textContent = template.replace("{count}", numbers.format(Math.abs(left)));
+      count.classList.toggle("over", left < 0);
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        live.textContent = count.textContent;
+      }, 1200);
+    }
+    count.hidden = false;
+    message.addEventListener("input", update);
+    update();
+  }
+
+  function typedPreview() {
+    var name = document.getElementById("name");
+    var preview = document.getElementById("typed-preview");
+    if (!name || !preview) {
+      return;
+    }
+    name.addEventListener("input", function () {
+      preview.textContent = name.value.trim() || preview.getAttribute("data-empty");
+    });
+  }
+
+  // The smallest PNG holding the strokes: the letter prints the signature at its own size.
+  function trimmed(canvas) {
+    var width = canvas.width;
+    var height = canvas.height;
+    var pixels = canvas.getContext("2d").getImageData(0, 0, width, height).data;
+    var top = height, left = width, right = -1, bottom = -1;
+    for (var y = 0; y < height; y++) {
+      for (var x = 0; x < width; x++) {
+        if (pixels[(y * width + x) * 4 + 3] > 0) {
+          if (x < left) { left = x; }
+          if (x > right) { right = x; }
+          if (y < top) { top = y; }
+          if (y > bottom) { bottom = y; }
+        }
+      }
+    }
+    if (right < 0) {
+      return "";
+    }
+    var margin = 6;
+    left = Math.max(0, left - margin);
+    top = Math.max(0, top - margin);
+    right = Math.min(width - 1, right + margin);
+    bottom = Math.min(height - 1, bottom + margin);
+    var out = document.createElement("canvas");
+    out.width = right - left + 1;
+    out.height = bottom - top + 1;
+    out.getContext("2d").drawImage(canvas, left, top, out.width, out.height, 0, 0, out.width, out.height);
+    return out.toDataURL("image/png");
+  }
+
+  function signature() {
+    var canvas = document.getElementById("signature-pad");
+    var image = document.getElementById("signature-image");
+    var clear = document.getElementById("signature-clear");
+    if (!canvas || !window.SignaturePad) {
+      return;
+    }
+    Array.prototype.forEach.call(form.querySelectorAll("[data-needs-script]"), function (el) {
+      el.hidden = false;
+    });
+    var pad = new window.SignaturePad(canvas, { penColor: "rgb(0, 0, 80)", minWidth: 1, maxWidth: 3.2 });
+    var sized = false;
+
+    function showKept() {
+      if (!image.value) {
+        return;
+      }
+      var kept = new Image();
+      kept.onload = function () {
+        var box = canvas.getBoundingClientRect();
+        var scale = Math.min(1, box.width / kept.width, box.height / kept.height);
+        pad.fromDataURL(image.value, {
+          width: kept.width * scale,
+          height: kept.height * scale,
+          xOffset: (box.width - kept.width * scale) / 2,
+          yOffset: (box.height - kept.height * scale) / 2
+        });
+      };
+      kept.src = image.value;
+    }
+
+    function resize() {
+      var box = canvas.getBoundingClientRect();
+      if (!box.width) {
+        return;
+      }
+      var ratio = Math.min(window.devicePixelRatio || 1, 2);
+      var strokes = pad.toData();
+      canvas.width = Math.round(box.width * ratio);
+      canvas.height = Math.round(box.height * ratio);
+      canvas.getContext("2d").scale(ratio, ratio);
+      pad.clear();
+      if (strokes.length) {
+        pad.fromData(strokes);
+      } else {
+        showKept();
+      }
+      sized = true;
+    }
+
+    function showPanel() {
+      var checked = form.querySelector('input[name="signature_kind"]:checked');
+      var kind = checked ? checked.value : "";
+      Array.prototype.forEach.call(form.querySelectorAll("[data-panel]"), function (panel) {
+        panel.hidden = panel.getAttribute("data-panel") !== kind;
+      });
+      if (kind === "drawn" && !sized) {
+        resize();
+      }
+    }
+
+    Array.prototype.forEach.call(form.querySelectorAll('input[name="signature_kind"]'), function (radio) {
+      radio.addEventListener("change", showPanel);
+    });
+    window.addEventListener("resize", function () {
+      if (sized) {
+        resize();
+      }
+    });
+    clear.addEventListener("click", function () {
+      pad.clear();
+      image.value = "";
+    });
+    form.addEventListener("submit", function () {
+      var checked = form.querySelector('input[name="signature_kind"]:checked');
+      if (checked && checked.value === "drawn" && pad.toData().length) {
+        image.value = trimmed(canvas);
+      }
+    });
+    showPanel();
+  }
+
+  characterCount();
+  typedPreview();
+  signature();
+})();
