@@ -1,8 +1,10 @@
 """Renders a supporter's pack of appeal letters as one printable PDF."""
 
 import base64
+import logging
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -12,14 +14,31 @@ from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 from weasyprint import CSS, HTML
+from weasyprint.document import Document
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from app.campaign import Campaign, Recipient
+from app.pdf_parts import (
+    HIDE_FIXED,
+    HIDE_SUPPORTER,
+    PLACEHOLDER_DAY,
+    FixedPack,
+    build_fixed,
+    compose,
+    fingerprint,
+    paint,
+    placeholders,
+    plan,
+    read_column,
+    split_is_clean,
+    system_font_files,
+)
 from app.supporter import PNG_DATA_URL, Supporter
 
 DATE_LOCALES = {"en": "en_GB", "ru": "ru", "kk": "kk"}
 HANDWRITING_FONT = "handwriting.ttf"
+LOGGER = logging.getLogger("letter_campaign.pdf")
 
 
 class RefusedURL(ValueError):
@@ -64,34 +83,101 @@ class CampaignFetcher(URLFetcher):
             self._files[path] = path.read_bytes()
         return URLFetcherResponse(path.as_uri(), self._files[path])
 
+    def forget(self) -> None:
+        """Drop the files read so far: they changed on disk."""
+        self._files = {}
+
+
+@dataclass(frozen=True)
+class PackToken:
+    """Marks the letters of one letters() call: one supporter, one template version."""
+
+    key: tuple
+    lang: str
+    has_message: bool
+
 
 @dataclass(frozen=True)
 class Letter:
     recipient: Recipient
     html: Markup
+    pack: PackToken | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass
+class _Assets:
+    """What a template version needs: parsed stylesheets, fonts, and the parts laid out so far."""
+
+    key: tuple
+    font_config: FontConfiguration
+    stylesheet: CSS
+    hide_supporter: CSS
+    hide_fixed: CSS
+    fixed: dict[tuple[str, bool], FixedPack | None] = field(default_factory=dict)
 
 
 class LetterRenderer:
-    """Holds what every render shares: templates, the parsed stylesheet and the font cache."""
+    """Holds what every render shares: templates, the parsed stylesheet and the font cache.
 
-    def __init__(self, campaign: Campaign, fonts_dir: Path) -> None:
+    Packs are composed from parts where pdf_parts can do so exactly (see there), else rendered
+    in full; both give the same pages. Parts are rebuilt when a template, the stylesheet or a
+    font changes on disk.
+    """
+
+    def __init__(self, campaign: Campaign, fonts_dir: Path, *, fast: bool = True) -> None:
         font = fonts_dir / HANDWRITING_FONT
         if not font.is_file():
             raise FileNotFoundError(f"{font} is missing: run `make install` to build the fonts")
         self.campaign = campaign
         self.templates_dir = campaign.templates_dir
+        self.fonts_dir = fonts_dir
+        self.fast = fast
         self.env = Environment(
             loader=FileSystemLoader(self.templates_dir),
             autoescape=select_autoescape(default=True, default_for_string=True),
             undefined=StrictUndefined,
         )
         self.fetcher = CampaignFetcher(self.templates_dir, fonts_dir)
-        self.font_config = FontConfiguration()
-        self.stylesheet = CSS(
-            filename=str(self.templates_dir / "letter.css"),
-            url_fetcher=self.fetcher,
-            font_config=self.font_config,
+        self._system_fonts: list[Path] = []
+        self._lock = threading.Lock()
+        self._assets = self._load(self._key())
+
+    def _key(self) -> tuple:
+        return fingerprint([self.templates_dir, self.fonts_dir, *self._system_fonts])
+
+    def _load(self, key: tuple) -> _Assets:
+        self.fetcher.forget()
+        font_config = FontConfiguration()
+
+        def css(**source: str) -> CSS:
+            return CSS(**source, url_fetcher=self.fetcher, font_config=font_config)
+
+        return _Assets(
+            key=key,
+            font_config=font_config,
+            stylesheet=css(filename=str(self.templates_dir / "letter.css")),
+            hide_supporter=css(string=HIDE_SUPPORTER),
+            hide_fixed=css(string=HIDE_FIXED),
         )
+
+    def _current(self) -> _Assets:
+        """The assets for the files as they are now on disk, reloaded if anything changed."""
+        key = self._key()
+        assets = self._assets
+        if key != assets.key:
+            with self._lock:
+                if self._assets.key != key:
+                    self._assets = self._load(key)
+                assets = self._assets
+        return assets
+
+    @property
+    def stylesheet(self) -> CSS:
+        return self._assets.stylesheet
+
+    @property
+    def font_config(self) -> FontConfiguration:
+        return self._assets.font_config
 
     def letters(
         self, supporter: Supporter, recipients: Sequence[Recipient], today: date
@@ -100,6 +186,7 @@ class LetterRenderer:
         lang = supporter.language
         locale = Locale.parse(DATE_LOCALES[lang])
         case = self.campaign.case
+        paragraphs = supporter.message_paragraphs()
         context = {
             "sender": {
                 "name": supporter.name,
@@ -115,9 +202,10 @@ class LetterRenderer:
                 "summary": case.summary[lang],
                 "subject": case.subject[lang],
             },
-            "message_paragraphs": supporter.message_paragraphs(),
+            "message_paragraphs": paragraphs,
             "signature": supporter.signature.model_dump(),
         }
+        token = PackToken(self._current().key, lang, bool(paragraphs))
         template = self.env.get_template(f"{lang}/letter.html.j2")
         return [
             Letter(
@@ -129,6 +217,7 @@ class LetterRenderer:
                         demands=self.campaign.demands_for(recipient, lang),
                     )
                 ),
+                pack=token,
             )
             for recipient in recipients
         ]
@@ -140,16 +229,77 @@ class LetterRenderer:
             letters=[letter.html for letter in letters],
         )
 
-    def render(self, letters: Sequence[Letter], lang: str) -> bytes:
-        """The PDF of these letters, each starting on a new page."""
-        html = HTML(
-            string=self.pack_html(letters, lang),
+    def _document(self, html: str, assets: _Assets, *extra: CSS) -> Document:
+        return HTML(
+            string=html,
             base_url=self.templates_dir.as_uri() + "/",
             url_fetcher=self.fetcher,
-        )
-        return html.write_pdf(stylesheets=[self.stylesheet], font_config=self.font_config)
+        ).render(stylesheets=[assets.stylesheet, *extra], font_config=assets.font_config)
+
+    def render_full(self, letters: Sequence[Letter], lang: str) -> bytes:
+        """The plain render: the whole pack's HTML laid out and painted by WeasyPrint."""
+        return self._document(self.pack_html(letters, lang), self._current()).write_pdf()
+
+    def render(self, letters: Sequence[Letter], lang: str) -> bytes:
+        """The PDF of these letters, each starting on a new page."""
+        return self._render_fast(letters, lang) or self.render_full(letters, lang)
 
     def render_pack(
         self, supporter: Supporter, recipients: Sequence[Recipient], today: date
     ) -> bytes:
         return self.render(self.letters(supporter, recipients, today), supporter.language)
+
+    def _render_fast(self, letters: Sequence[Letter], lang: str) -> bytes | None:
+        """The pack composed from parts, or None where only the full render is exact."""
+        assets = self._current()
+        token = letters[0].pack if letters else None
+        ids = [letter.recipient.id for letter in letters]
+        if (
+            not self.fast
+            or token is None
+            or token.key != assets.key
+            or token.lang != lang
+            or any(letter.pack is not token for letter in letters)
+            or len(set(ids)) != len(ids)
+        ):
+            return None
+        fixed = self._fixed(assets, lang, token.has_message)
+        if fixed is None or any(rid not in fixed.pages for rid in ids):
+            return None
+        document = self._document(self.pack_html(letters[:1], lang), assets, assets.hide_fixed)
+        column = read_column(document)
+        composition = plan(column, fixed, ids) if column else None
+        if composition is None:
+            return None
+        return compose(fixed, paint(document, column, composition), composition)
+
+    def _fixed(self, assets: _Assets, lang: str, with_message: bool) -> FixedPack | None:
+        """The officials' fixed parts for this language, laid out on first use."""
+        slot = (lang, with_message)
+        if slot in assets.fixed:
+            return assets.fixed[slot]
+        with self._lock:
+            if slot not in assets.fixed:
+                assets.fixed[slot] = self._build_fixed(assets, lang, with_message)
+                if assets.fixed[slot] and not self._system_fonts:
+                    # The first layout names the system fonts in use; watch them from now on.
+                    self._system_fonts = system_font_files(assets.fixed[slot].families)
+                    assets.key = self._key()
+        return assets.fixed[slot]
+
+    def _build_fixed(self, assets: _Assets, lang: str, with_message: bool) -> FixedPack | None:
+        recipients = list(self.campaign.recipients)
+        variants = [
+            self.letters(Supporter.model_validate(data), recipients, PLACEHOLDER_DAY)
+            for data in placeholders(lang, with_message)
+        ]
+        html = [[str(letter.html) for letter in letters] for letters in variants]
+        if not split_is_clean(*html):
+            LOGGER.warning("letter template for %s does not split into fixed parts", lang)
+            return None
+        return build_fixed(
+            lambda source: self._document(source, assets, assets.hide_supporter),
+            self.pack_html(variants[0], lang),
+            [r.id for r in recipients],
+            (assets.key, lang, with_message),
+        )
