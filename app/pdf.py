@@ -242,14 +242,14 @@ class LetterRenderer:
 
     def render(self, letters: Sequence[Letter], lang: str) -> bytes:
         """The PDF of these letters, each starting on a new page."""
-        return self._render_fast(letters, lang) or self.render_full(letters, lang)
+        return self.render_composed(letters, lang) or self.render_full(letters, lang)
 
     def render_pack(
         self, supporter: Supporter, recipients: Sequence[Recipient], today: date
     ) -> bytes:
         return self.render(self.letters(supporter, recipients, today), supporter.language)
 
-    def _render_fast(self, letters: Sequence[Letter], lang: str) -> bytes | None:
+    def render_composed(self, letters: Sequence[Letter], lang: str) -> bytes | None:
         """The pack composed from parts, or None where only the full render is exact."""
         assets = self._current()
         token = letters[0].pack if letters else None

@@ -1,0 +1,191 @@
+"""Fast packs: composed from parts laid out once, and indistinguishable from a full render.
+
+A reader compares what they see (every page as an image at 72 dpi) and what they can copy out
+(pdftotext); both must be the same whether the pack was composed from parts or rendered in full.
+"""
+
+import shutil
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from app.campaign import LANGUAGES, load_campaign
+from app.pdf import LetterRenderer
+from app.settings import SOURCE_ROOT, Settings
+from app.supporter import MAX_MESSAGE, Supporter
+from tests.conftest import KAZAKH_NAME, png_data_url
+from tests.reading import pdf_fonts, pdf_text, squeezed
+
+TODAY = date(2026, 11, 5)
+WORDS = "I have followed this case since 2017 and I ask you to act within your powers. "
+
+
+def page_images(pdf: bytes, folder: Path) -> list[bytes]:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pack.pdf").write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", "72", str(folder / "pack.pdf"), str(folder / "page")],
+                   check=True)  # fmt: skip
+    return [page.read_bytes() for page in sorted(folder.glob("page-*.ppm"))]
+
+
+def both_ways(renderer: LetterRenderer, data: dict, ids: list[str] | None = None):
+    supporter = Supporter.model_validate(data)
+    recipients = renderer.campaign.choose(ids or supporter.recipients)
+    letters = renderer.letters(supporter, recipients, TODAY)
+    composed = renderer.render_composed(letters, supporter.language)
+    full = renderer.render_full(letters, supporter.language)
+    return composed, full
+
+
+def assert_same_to_a_reader(composed: bytes, full: bytes, folder: Path) -> None:
+    assert pdf_text(composed) == pdf_text(full)
+    seen, expected = page_images(composed, folder / "composed"), page_images(full, folder / "full")
+    assert len(seen) == len(expected)
+    for number, (page, wanted) in enumerate(zip(seen, expected, strict=True), start=1):
+        assert page == wanted, f"page {number} differs at 72 dpi"
+
+
+def message(length: int, paragraph: int) -> str:
+    """A message of `length` characters in paragraphs of about `paragraph` characters."""
+    text = (WORDS * (length // len(WORDS) + 1))[:length]
+    words = text.split(" ")
+    paragraphs, current = [], []
+    for word in words:
+        current.append(word)
+        if sum(len(w) + 1 for w in current) >= paragraph:
+            paragraphs.append(" ".join(current))
+            current = []
+    paragraphs.append(" ".join(current))
+    return "\n\n".join(p for p in paragraphs if p.strip())[:length]
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize(
+    ("case", "extra"),
+    [
+        ("drawn signature, no message", {"signature": {"kind": "drawn", "image": png_data_url()}}),
+        ("typed signature, short message", {"message": "I stand with them.\nFree them now."}),
+        (
+            "no signature, 1,500-character message",
+            {"message": message(1500, 1500), "signature": {"kind": "none"}},
+        ),
+    ],  # fmt: skip
+)
+def test_a_composed_pack_reads_and_looks_like_the_full_render(
+    lang, case, extra, renderer, supporter_data, tmp_path
+):
+    composed, full = both_ways(renderer, {**supporter_data, "language": lang, **extra})
+    assert composed is not None, f"{case}: fell back to the full render"
+    assert_same_to_a_reader(composed, full, tmp_path)
+
+
+def test_messages_of_every_length_break_over_pages_as_the_full_render_does(
+    renderer, supporter_data, tmp_path
+):
+    """Lengths and paragraph sizes chosen so the message ends or breaks at many places on the
+    page: inside a paragraph, between paragraphs, and with the closing moved to the next page."""
+    composed_packs = 0
+    for number, (length, paragraph) in enumerate(
+        [(700, 250), (900, 120), (1100, 400), (1250, 80), (1400, 300), (1600, 90),
+         (1750, 600), (1900, 200), (MAX_MESSAGE, 2000)]
+    ):  # fmt: skip
+        data = {**supporter_data, "message": message(length, paragraph)}
+        composed, full = both_ways(renderer, data)
+        if composed is None:
+            continue
+        composed_packs += 1
+        assert_same_to_a_reader(composed, full, tmp_path / str(number))
+    assert composed_packs >= 7
+
+
+def test_an_overflowing_pack_falls_back_to_the_full_render_and_loses_no_text(
+    renderer, supporter_data
+):
+    opening = "\n\n".join(["Free them."] * 3 + [message(MAX_MESSAGE - 60, 400)]).rstrip()
+    longest = opening + "!" * (MAX_MESSAGE - len(opening))
+    data = {
+        **supporter_data,
+        "name": (KAZAKH_NAME + " ") * 4 + "Ж" * (120 - 4 * (len(KAZAKH_NAME) + 1)),
+        "street": "Hauptstraße " * 16 + "5",
+        "city": "Berlin-Charlottenburg-Wilmersdorf " * 2 + "Westend",
+        "message": longest,
+    }
+    supporter = Supporter.model_validate(data)
+    assert len(supporter.name) == 120 and len(supporter.message) == MAX_MESSAGE
+    composed, full = both_ways(renderer, data)
+    assert composed is None
+    pdf = renderer.render_pack(supporter, renderer.campaign.choose([]), TODAY)
+    text = pdf_text(pdf)
+    assert text == pdf_text(full)
+    for part in (supporter.name, supporter.street, supporter.city, supporter.message):
+        assert squeezed(part) in squeezed(text)
+
+
+def test_font_subsets_of_the_parts_carry_distinct_names(renderer, supporter_data, tmp_path):
+    composed, _ = both_ways(renderer, supporter_data)
+    assert composed is not None
+    names = [font["name"] for font in pdf_fonts(composed, tmp_path)]
+    assert len(names) == len(set(names)) >= 3, names
+    assert {name.split("+", 1)[1] for name in names} == {
+        "DejaVu-Serif",
+        "DejaVu-Serif-Bold",
+        "Campaign-Handwriting",
+    }
+
+
+@pytest.fixture
+def campaign_copy(tmp_path: Path) -> tuple[LetterRenderer, Path, Path]:
+    """A renderer on its own copy of the campaign and fonts, free to be edited."""
+    target = tmp_path / "campaign"
+    target.mkdir()
+    for name in ("recipients.yaml", "campaign.yaml"):
+        shutil.copy(SOURCE_ROOT / name, target / name)
+    shutil.copytree(SOURCE_ROOT / "letter_templates", target / "letter_templates")
+    fonts = shutil.copytree(Settings().fonts_dir, tmp_path / "fonts")
+    return LetterRenderer(load_campaign(target), fonts), target / "letter_templates", fonts
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_parts_are_rebuilt_when_a_template_or_the_stylesheet_changes(
+    campaign_copy, supporter_data, tmp_path
+):
+    renderer, templates, _ = campaign_copy
+    before, _ = both_ways(renderer, supporter_data, ["ombudsman"])
+    assert before is not None and "Обращаюсь к Вам" in pdf_text(before)
+
+    edit(templates / "ru" / "letter.html.j2", "Обращаюсь к Вам", "Пишу Вам")
+    edit(templates / "letter.css", "margin: 4mm 0 3mm;", "margin: 12mm 0 9mm;")
+    composed, full = both_ways(renderer, supporter_data, ["ombudsman"])
+    assert composed is not None
+    assert "Пишу Вам" in pdf_text(composed) and "Обращаюсь к Вам" not in pdf_text(composed)
+    assert_same_to_a_reader(composed, full, tmp_path / "after")
+    assert page_images(composed, tmp_path / "new") != page_images(before, tmp_path / "old")
+
+
+def test_parts_are_rebuilt_when_a_font_changes(campaign_copy, supporter_data, tmp_path):
+    renderer, _, fonts = campaign_copy
+    before, _ = both_ways(renderer, supporter_data, ["ombudsman"])
+    shutil.copy("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", fonts / "handwriting.ttf")
+    composed, full = both_ways(renderer, supporter_data, ["ombudsman"])
+    assert composed is not None
+    assert_same_to_a_reader(composed, full, tmp_path / "after")
+    assert page_images(composed, tmp_path / "new") != page_images(before, tmp_path / "old")
+
+
+def test_letters_from_different_supporters_are_never_composed_together(renderer, supporter_data):
+    other = Supporter.model_validate({**supporter_data, "name": "Someone Else"})
+    recipients = renderer.campaign.choose(["ombudsman", "state-secretary"])
+    mixed = [
+        renderer.letters(Supporter.model_validate(supporter_data), recipients[:1], TODAY)[0],
+        renderer.letters(other, recipients[1:], TODAY)[0],
+    ]
+    assert renderer.render_composed(mixed, "ru") is None
+    text = pdf_text(renderer.render(mixed, "ru"))
+    assert KAZAKH_NAME in text and "Someone Else" in text
