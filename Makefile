@@ -29,5 +29,10 @@ format: install-test
 test: lint
 	$(BIN)/pytest
 
+# Not part of `make test`: prints figures for issue 11 (fast PDFs), asserts nothing.
+bench: install-test
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
+	$(BIN)/python -m benchmarks.bench_pdf
+
 clean:
 	rm -rf $(VENV) node_modules build var .pytest_cache .ruff_cache
