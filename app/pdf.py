@@ -33,6 +33,7 @@ from app.pdf_parts import (
     read_column,
     split_is_clean,
     system_font_files,
+    without_fixed,
 )
 from app.supporter import PNG_DATA_URL, Supporter
 
@@ -266,7 +267,9 @@ class LetterRenderer:
         fixed = self._fixed(assets, lang, token.has_message)
         if fixed is None or any(rid not in fixed.pages for rid in ids):
             return None
-        document = self._document(self.pack_html(letters[:1], lang), assets, assets.hide_fixed)
+        first = letters[0]
+        own = Letter(first.recipient, Markup(without_fixed(first.html, fixed.inner[ids[0]])))  # noqa: S704
+        document = self._document(self.pack_html([own], lang), assets, assets.hide_fixed)
         column = read_column(document)
         composition = plan(column, fixed, ids) if column else None
         if composition is None:
@@ -300,6 +303,6 @@ class LetterRenderer:
         return build_fixed(
             lambda source: self._document(source, assets, assets.hide_supporter),
             self.pack_html(variants[0], lang),
-            [r.id for r in recipients],
+            {r.id: str(letter.html) for r, letter in zip(recipients, variants[0], strict=True)},
             (assets.key, lang, with_message),
         )

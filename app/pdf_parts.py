@@ -16,6 +16,7 @@ import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from html.parser import HTMLParser
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -139,6 +140,64 @@ def _geometry(page_box: boxes.Box) -> Geometry | None:
     )
 
 
+class _Inner(HTMLParser):
+    """Finds the source text inside each fixed element of a letter's HTML."""
+
+    VOID = frozenset({"br", "img", "hr", "meta", "link", "input", "wbr", "col", "source"})
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=False)
+        self.text = text
+        self.line_starts = [0]
+        for number, char in enumerate(text):
+            if char == "\n":
+                self.line_starts.append(number + 1)
+        self.stack: list[tuple[str, int, bool]] = []
+        self.found: list[str] = []
+        self.broken = False
+
+    def _offset(self) -> int:
+        line, column = self.getpos()
+        return self.line_starts[line - 1] + column
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.VOID:
+            return
+        classes = set((dict(attrs).get("class") or "").split())
+        fixed = bool(classes & set(FIXED_CLASSES)) and not any(f for *_, f in self.stack)
+        end = self._offset() + len(self.get_starttag_text() or "")
+        self.stack.append((tag, end, fixed))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.VOID:
+            return
+        if not self.stack or self.stack[-1][0] != tag:
+            self.broken = True
+            return
+        _, start, fixed = self.stack.pop()
+        if fixed:
+            self.found.append(self.text[start : self._offset()])
+
+
+def fixed_inner_html(html: str) -> list[str]:
+    """The HTML inside each fixed element, to leave out of the supporter's layout: cheaper to
+    drop than to parse, style and hide. Empty when the markup is too loose to tell."""
+    parser = _Inner(html)
+    parser.feed(html)
+    parser.close()
+    if parser.broken or parser.stack:
+        return []
+    return [inner for inner in parser.found if inner.strip()]
+
+
+def without_fixed(html: str, inner: Sequence[str]) -> str:
+    """The letter with its fixed elements emptied; each must occur exactly once to be dropped."""
+    for part in inner:
+        if html.count(part) == 1:
+            html = html.replace(part, "")
+    return html
+
+
 @dataclass
 class FixedPack:
     """The fixed parts of one language's letters, one page per official, fonts renamed."""
@@ -150,6 +209,7 @@ class FixedPack:
     page_top: float
     page_bottom: float
     families: set[str] = field(default_factory=set)
+    inner: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _rename_fonts(pdf: pikepdf.Pdf, salt: str) -> None:
@@ -173,10 +233,14 @@ def _rename_fonts(pdf: pikepdf.Pdf, salt: str) -> None:
 
 
 def build_fixed(
-    render: Callable[[str], Document], fixed_html: str, recipient_ids: list[str], key: tuple
+    render: Callable[[str], Document],
+    fixed_html: str,
+    letters_html: dict[str, str],
+    key: tuple,
 ) -> FixedPack | None:
     """Lay out every official's letter with the supporter's parts hidden; None if the letters
     do not each fit one page or lack the parts the fast path composes around."""
+    recipient_ids = list(letters_html)
     document = render(fixed_html)
     if len(document.pages) != len(recipient_ids):
         return None
@@ -203,6 +267,7 @@ def build_fixed(
         page_top=page_box.content_box_y(),
         page_bottom=page_box.content_box_y() + page_box.height,
         families=families,
+        inner={rid: fixed_inner_html(html) for rid, html in letters_html.items()},
     )
 
 

@@ -1,0 +1,249 @@
+"""A bounded load test: simulated supporters posting POST /api/letters to the real server.
+
+Starts `letter-campaign serve` with two worker processes on 127.0.0.1 (a database of its own: a
+fresh PostgreSQL database on the local server when it answers, else SQLite), warms every
+language up, then lets N concurrent supporters, each on its own connection, post packs until the
+time or the request budget runs out. Prints packs per second, p50/p95/p99 latency, errors, and
+each worker's memory at the start and the end. Nothing leaves 127.0.0.1; it stops by itself.
+
+    python -m benchmarks.load --clients 16 --seconds 60 --max-packs 10000
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+from benchmarks.bench_pdf import KAZAKH_NAME, SENTENCE, machine, signature_png
+
+HOST = "127.0.0.1"
+POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+NAMES = [KAZAKH_NAME, "Anna Schmidt", "Иван Петров", "Łucja Wąsowska", "Jean-Luc Ørsted"]
+
+
+def supporters(count: int, seed: int = 11) -> list[bytes]:
+    """Request bodies: languages, officials, messages and signatures mixed as supporters would."""
+    rng = random.Random(seed)
+    drawn = signature_png()
+    bodies = []
+    for _ in range(count):
+        length = rng.choice([0, 0, 0, 120, 400, 900, 1500])
+        message = (SENTENCE * 10)[:length].rstrip() or None
+        kind = rng.choice(["drawn", "typed", "none"])
+        signature = {"kind": kind, "image": drawn} if kind == "drawn" else {"kind": kind}
+        body = {
+            "name": rng.choice(NAMES),
+            "street": f"Hauptstraße {rng.randint(1, 200)}",
+            "postcode": f"{rng.randint(10000, 99999)}",
+            "city": rng.choice(["Berlin", "Warszawa", "Vilnius", "Praha"]),
+            "country": rng.choice(["DE", "PL", "LT", "CZ"]),
+            "language": rng.choice(["en", "ru", "kk"]),
+            "recipients": rng.choice([[], [], ["ombudsman", "prosecutor-general"]]),
+            "message": message,
+            "signature": signature,
+        }
+        bodies.append(json.dumps(body, ensure_ascii=False).encode())
+    return bodies
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def database(folder: Path):
+    """A fresh database for the run, dropped afterwards."""
+    try:
+        from sqlalchemy import create_engine, text
+
+        admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+        name = f"letter_campaign_load_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception:  # noqa: BLE001 (no PostgreSQL server here: SQLite will do)
+        yield f"sqlite:///{folder / 'load.db'}"
+        return
+    try:
+        yield POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return sorted(found)
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def workers(server: subprocess.Popen) -> list[int]:
+    """The worker processes: uvicorn's children that hold a Python interpreter."""
+    return [
+        pid
+        for pid in children(server.pid)
+        if "python" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        and rss_mib(pid) > 50
+    ]
+
+
+def post(connection: http.client.HTTPConnection, body: bytes) -> tuple[bool, float]:
+    start = time.perf_counter()
+    connection.request(
+        "POST", "/api/letters", body=body, headers={"Content-Type": "application/json"}
+    )
+    response = connection.getresponse()
+    data = response.read()
+    elapsed = time.perf_counter() - start
+    ok = (
+        response.status == 200
+        and response.getheader("Content-Type", "").startswith("application/pdf")
+        and data.startswith(b"%PDF")
+    )
+    return ok, elapsed
+
+
+def wait_ready(port: int, server: subprocess.Popen, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"server exited with {server.returncode}")
+        try:
+            connection = http.client.HTTPConnection(HOST, port, timeout=2)
+            connection.request("GET", "/api/recipients")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("server did not answer in time")
+
+
+def run(args: argparse.Namespace) -> int:
+    bodies = supporters(500)
+    port = free_port()
+    command = Path(sys.executable).parent / "letter-campaign"
+    with tempfile.TemporaryDirectory() as folder, database(Path(folder)) as url:
+        env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "warning"}
+        subprocess.run([str(command), "migrate"], env=env, check=True, capture_output=True)
+        server = subprocess.Popen(
+            [str(command), "serve", "--host", HOST, "--port", str(port), "--workers", "2"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        try:
+            wait_ready(port, server, time.monotonic() + 60)
+            # Warm up: every language and shape once per worker, before anything is timed.
+            warm = http.client.HTTPConnection(HOST, port, timeout=30)
+            for body in bodies[:60]:
+                post(warm, body)
+            pids = workers(server)
+            before = {pid: rss_mib(pid) for pid in pids}
+            results = hammer(port, bodies, args)
+            after = {pid: rss_mib(pid) for pid in pids if Path(f"/proc/{pid}").exists()}
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+    report(args, results, before, after, url)
+    return 0 if results["errors"] == 0 else 1
+
+
+def hammer(port: int, bodies: list[bytes], args: argparse.Namespace) -> dict:
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    budget = [args.max_packs]
+    deadline = time.monotonic() + args.seconds
+
+    def supporter(number: int) -> None:
+        connection = http.client.HTTPConnection(HOST, port, timeout=30)
+        turn = number
+        while time.monotonic() < deadline:
+            with lock:
+                if budget[0] <= 0:
+                    break
+                budget[0] -= 1
+            try:
+                ok, elapsed = post(connection, bodies[turn % len(bodies)])
+            except (OSError, http.client.HTTPException):
+                ok, elapsed = False, 0.0
+                connection.close()
+                connection = http.client.HTTPConnection(HOST, port, timeout=30)
+            with lock:
+                if ok:
+                    latencies.append(elapsed)
+                else:
+                    errors[0] += 1
+            turn += args.clients
+        connection.close()
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=supporter, args=(n,)) for n in range(args.clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"latencies": latencies, "errors": errors[0], "elapsed": time.monotonic() - start}
+
+
+def report(args, results: dict, before: dict, after: dict, url: str) -> None:  # noqa: ANN001
+    latencies = sorted(results["latencies"])
+    done = len(latencies)
+
+    def at(fraction: float) -> float:
+        return latencies[min(done - 1, int(fraction * done))] * 1000 if done else float("nan")
+
+    print(f"machine: {machine()}")
+    print(f"database: {url.split(':', 1)[0]}, server: 2 workers on {HOST}")
+    print(f"{args.clients} concurrent supporters, {results['elapsed']:.1f} s, {done} packs")
+    print(f"packs per second: {done / results['elapsed']:.1f}")
+    print(f"latency ms: p50 {at(0.5):.0f}, p95 {at(0.95):.0f}, p99 {at(0.99):.0f}", end="")
+    print(f", mean {statistics.mean(latencies) * 1000:.0f}" if done else "")
+    print(f"errors: {results['errors']}")
+    for pid, start in before.items():
+        end = after.get(pid)
+        shown = f"{end:.0f} MiB" if end is not None else "gone"
+        print(f"worker {pid}: memory {start:.0f} MiB at start, {shown} at end")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--max-packs", type=int, default=10_000)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
