@@ -149,6 +149,26 @@ def client(app):
 STAFF_EMAIL, STAFF_PASSWORD = "staff@example.org", "a long staff password"
 
 
+class Clock:
+    """Stands in for the wall clock, so a lock or an expiry is reached without waiting."""
+
+    def __init__(self, now) -> None:  # type: ignore[no-untyped-def]
+        self.now = now
+
+    def __call__(self):  # type: ignore[no-untyped-def]
+        return self.now
+
+
+@pytest.fixture
+def clock(app) -> Clock:
+    """The service's clock, stopped at the current moment; tests move it by hand."""
+    from app.staff import utc_now
+
+    stopped = Clock(utc_now())
+    app.dependency_overrides[utc_now] = stopped
+    return stopped
+
+
 @pytest.fixture
 def staff_account(app) -> tuple[str, str]:
     """A staff account made the way `letter-campaign staff add` makes it."""

@@ -1,5 +1,285 @@
-"""Placeholder until its issue is built."""
+"""Staff pages: login and logout, the dashboard, paper letters, and the CSV export.
 
-from fastapi import APIRouter
+Nothing here answers without a live staff session: pages redirect to /login, the export answers
+401, and neither says anything about the counts.
+"""
 
-router = APIRouter()
+import math
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+from babel import Locale
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+
+from app.campaign import LANGUAGE_NAMES
+from app.chart import daily_chart
+from app.counts import dashboard_figures, stream_daily_rows
+from app.db import get_session
+from app.export import csv_chunks
+from app.models import Staff, StaffSession
+from app.offline import (
+    InvalidEntry,
+    delete_paper_letters,
+    paper_entries,
+    parse_entry,
+    record_paper_letters,
+)
+from app.staff import (
+    LOGIN_FORM_MAX_AGE,
+    LoginLocked,
+    LoginRefused,
+    authenticate,
+    close_session,
+    csrf_matches,
+    find_session,
+    login_token_matches,
+    new_login_token,
+    open_session,
+    utc_now,
+)
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+templates = Jinja2Templates(directory=TEMPLATES_DIR)
+SESSION_COOKIE = "staff_session"
+LOGIN_COOKIE = "staff_login_form"
+CHART_DAYS = 60
+PAPER_ENTRIES_SHOWN = 200
+NO_STORE = {"Cache-Control": "no-store"}
+COUNTRY_NAMES = Locale("en").territories
+
+router = APIRouter(include_in_schema=False)
+
+DB = Annotated[Session, Depends(get_session)]
+Now = Annotated[datetime, Depends(utc_now)]
+
+
+def _secret(request: Request) -> str:
+    return request.app.state.settings.secret_key
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def optional_session(request: Request, db: DB, now: Now) -> StaffSession | None:
+    return find_session(db, request.cookies.get(SESSION_COOKIE), _secret(request), now)
+
+
+def page_session(row: Annotated[StaffSession | None, Depends(optional_session)]) -> StaffSession:
+    """For HTML pages and forms: without a session, off to the login form."""
+    if row is None:
+        raise HTTPException(303, "log in at /login", headers={"Location": "/login", **NO_STORE})
+    return row
+
+
+def export_session(row: Annotated[StaffSession | None, Depends(optional_session)]) -> StaffSession:
+    """For downloads, which a script may fetch: a plain 401 without a session."""
+    if row is None:
+        raise HTTPException(401, "log in at /login", headers=NO_STORE)
+    return row
+
+
+PageSession = Annotated[StaffSession, Depends(page_session)]
+
+
+def _render(request: Request, name: str, context: dict, status: int = 200) -> Response:
+    return templates.TemplateResponse(request, name, context, status_code=status, headers=NO_STORE)
+
+
+def _refused(request: Request) -> Response:
+    """A form without its CSRF token: a forged cross-site request, or a page left open too long."""
+    return _render(request, "staff/refused.html", {}, status=403)
+
+
+@router.get("/staff.css")
+def stylesheet() -> FileResponse:
+    return FileResponse(TEMPLATES_DIR / "staff" / "staff.css", media_type="text/css")
+
+
+# --- logging in and out -------------------------------------------------------------------------
+
+
+def _login_page(request: Request, status: int = 200, error: str = "", email: str = "") -> Response:
+    """The form, with a fresh signed token in both a cookie and a hidden field."""
+    token = new_login_token(_secret(request))
+    context = {"csrf_token": token, "error": error, "email": email}
+    response = _render(request, "staff/login.html", context, status)
+    response.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        max_age=LOGIN_FORM_MAX_AGE,
+        path="/login",
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+    )
+    return response
+
+
+@router.get("/login")
+def login_form(
+    request: Request, row: Annotated[StaffSession | None, Depends(optional_session)]
+) -> Response:
+    if row is not None:
+        return RedirectResponse("/dashboard", 303, headers=NO_STORE)
+    return _login_page(request)
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    db: DB,
+    now: Now,
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    secret = _secret(request)
+    if not login_token_matches(secret, request.cookies.get(LOGIN_COOKIE), csrf_token):
+        message = "The login form had expired. Please try again."
+        return _login_page(request, 403, message, email)
+    try:
+        staff = authenticate(db, email, password, now)
+    except LoginLocked as locked:
+        db.commit()
+        wait = max(1, math.ceil((locked.until - now).total_seconds()))
+        message = (
+            "Too many failed logins for this account. It is locked until "
+            f"{locked.until:%H:%M:%S} UTC (about {math.ceil(wait / 60)} min); "
+            "each further failure locks it for longer."
+        )
+        response = _login_page(request, 429, message, email)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    except LoginRefused:
+        db.commit()
+        return _login_page(request, 401, "Wrong email or password.", email)
+    settings = request.app.state.settings
+    previous = request.cookies.get(SESSION_COOKIE)
+    cookie = open_session(db, staff, now, settings.session_max_age, secret, previous)
+    db.commit()
+    response = RedirectResponse("/dashboard", 303, headers=NO_STORE)
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=settings.session_max_age,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/login", secure=_secure(request), httponly=True)
+    return response
+
+
+@router.post("/logout")
+def logout(
+    request: Request, row: PageSession, db: DB, csrf_token: Annotated[str, Form()] = ""
+) -> Response:
+    if not csrf_matches(row, csrf_token):
+        return _refused(request)
+    close_session(db, request.cookies[SESSION_COOKIE], _secret(request))
+    db.commit()
+    response = RedirectResponse("/login", 303, headers=NO_STORE)
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=_secure(request), httponly=True)
+    return response
+
+
+# --- the dashboard ------------------------------------------------------------------------------
+
+
+def _dashboard(
+    request: Request, row: StaffSession, db: Session, now: datetime, form: dict | None = None
+) -> Response:
+    settings = request.app.state.settings
+    campaign = request.app.state.campaign
+    email = db.get(Staff, row.staff_id).email  # type: ignore[union-attr]
+    csrf_token = row.csrf_token
+    db.commit()  # the figures start a transaction of their own, on one snapshot
+    figures = dashboard_figures(
+        db, campaign, settings.campaign_goal, now.date(), chart_days=CHART_DAYS
+    )
+    context = {
+        "email": email,
+        "csrf_token": csrf_token,
+        "figures": figures,
+        "chart": daily_chart(figures.days),
+        "paper": paper_entries(db, PAPER_ENTRIES_SHOWN),
+        "officials": {r.id: r for r in campaign.recipients},
+        "languages": LANGUAGE_NAMES,
+        "countries": COUNTRY_NAMES,
+        "today": now.date(),
+        "form": form or {"values": {}, "errors": {}},
+    }
+    return _render(request, "staff/dashboard.html", context, 422 if form else 200)
+
+
+@router.get("/dashboard")
+def dashboard(request: Request, row: PageSession, db: DB, now: Now) -> Response:
+    return _dashboard(request, row, db, now)
+
+
+@router.post("/dashboard/paper-letters")
+def add_paper_letters(
+    request: Request,
+    row: PageSession,
+    db: DB,
+    now: Now,
+    official: Annotated[str, Form()] = "",
+    number: Annotated[str, Form()] = "",
+    date: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    if not csrf_matches(row, csrf_token):
+        return _refused(request)
+    campaign = request.app.state.campaign
+    try:
+        entry = parse_entry(campaign, official, number, date, note, now.date())
+    except InvalidEntry as invalid:
+        values = {"official": official, "number": number, "date": date, "note": note}
+        return _dashboard(request, row, db, now, {"values": values, "errors": invalid.errors})
+    record_paper_letters(db, *entry, staff_id=row.staff_id, now=now)
+    db.commit()
+    return RedirectResponse("/dashboard#paper-letters", 303, headers=NO_STORE)
+
+
+@router.post("/dashboard/paper-letters/{entry_id}/delete")
+def remove_paper_letters(
+    request: Request,
+    entry_id: int,
+    row: PageSession,
+    db: DB,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    if not csrf_matches(row, csrf_token):
+        return _refused(request)
+    if not delete_paper_letters(db, entry_id):
+        raise HTTPException(404, "no such entry of paper letters")
+    db.commit()
+    return RedirectResponse("/dashboard#paper-letters", 303, headers=NO_STORE)
+
+
+@router.get("/dashboard/export.csv")
+def export_csv(
+    request: Request,
+    row: Annotated[StaffSession, Depends(export_session)],
+    db: DB,
+    now: Now,
+) -> StreamingResponse:
+    """Streamed from a server-side cursor on a connection of its own."""
+    db.close()  # release this request's transaction now, not after the last byte is sent
+    engine = request.app.state.engine
+    campaign = request.app.state.campaign
+
+    def body():  # type: ignore[no-untyped-def]
+        with engine.connect() as connection:
+            yield from csv_chunks(stream_daily_rows(connection), campaign)
+
+    filename = f"letters-per-day-{now.date().isoformat()}.csv"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"', **NO_STORE}
+    return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers=headers)

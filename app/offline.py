@@ -1,0 +1,103 @@
+"""Paper letters: letters collected at events and entered by staff as a number per official.
+
+They carry no supporter data at all, only how many letters, to whom, on which day, and a note
+about the event.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from app.campaign import Campaign
+from app.models import OfflineLetters, Staff
+
+MAX_COUNT = 100_000
+MAX_NOTE = 500
+EARLIEST = date(2018, 1, 1)  # the report this campaign comes from was published in 2018
+
+
+class InvalidEntry(ValueError):
+    """The form was filled in wrongly; `errors` maps each field to what is wrong with it."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{field}: {error}" for field, error in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class PaperEntry:
+    id: int
+    recipient_id: str
+    count: int
+    collected_on: date
+    note: str
+    entered_by: str | None
+
+
+def parse_entry(
+    campaign: Campaign, recipient_id: str, count: str, collected_on: str, note: str, today: date
+) -> tuple[str, int, date, str]:
+    """The form's four fields checked together, so every mistake is reported at once."""
+    errors: dict[str, str] = {}
+    if campaign.recipient(recipient_id) is None:
+        errors["official"] = "choose one of the campaign's officials"
+    count = count.strip()
+    number = int(count) if count.isdecimal() and len(count) <= 9 else 0
+    if not 1 <= number <= MAX_COUNT:
+        errors["number"] = f"a whole number from 1 to {MAX_COUNT:,}"
+    day = today
+    try:
+        day = date.fromisoformat(collected_on.strip())
+    except ValueError:
+        errors["date"] = "a date as YYYY-MM-DD"
+    else:
+        if not EARLIEST <= day <= today:
+            errors["date"] = f"between {EARLIEST.isoformat()} and today"
+    note = note.strip()
+    if len(note) > MAX_NOTE:
+        errors["note"] = f"at most {MAX_NOTE} characters"
+    if errors:
+        raise InvalidEntry(errors)
+    return recipient_id, number, day, note
+
+
+def record_paper_letters(
+    db: Session,
+    recipient_id: str,
+    count: int,
+    collected_on: date,
+    note: str,
+    staff_id: int,
+    now: datetime,
+) -> None:
+    db.add(
+        OfflineLetters(
+            recipient_id=recipient_id,
+            count=count,
+            collected_on=collected_on,
+            note=note,
+            created_by=staff_id,
+            created_at=now,
+        )
+    )
+
+
+def delete_paper_letters(db: Session, entry_id: int) -> bool:
+    """For an entry made in error; returns whether there was one."""
+    return db.execute(delete(OfflineLetters).where(OfflineLetters.id == entry_id)).rowcount > 0
+
+
+def paper_entries(db: Session, limit: int) -> list[PaperEntry]:
+    """The latest entries, newest event first."""
+    rows = db.execute(
+        select(OfflineLetters, Staff.email)
+        .outerjoin(Staff, Staff.id == OfflineLetters.created_by)
+        .order_by(OfflineLetters.collected_on.desc(), OfflineLetters.id.desc())
+        .limit(limit)
+    )
+    return [
+        PaperEntry(e.id, e.recipient_id, e.count, e.collected_on, e.note, email)
+        for e, email in rows
+    ]

@@ -1,0 +1,185 @@
+"""The staff dashboard: exact totals, per official, language and country, letters per day as an
+SVG chart, progress towards the goal, and paper letters entered by staff, counted and shown
+apart."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.letters import confirm_posted, record_pack
+from tests.staff_pages import dashboard_token, rows_by_label, tables
+
+PAPER_FORM = "/dashboard/paper-letters"
+
+
+@pytest.fixture
+def letters(app, campaign, clock):
+    """Three downloads over three days, some confirmed (one twice), as the supporter API does."""
+    today = clock.now.date()
+    la, committee, prosecutor, security, secretary, ombudsman = campaign.recipients
+    with app.state.sessionmaker() as db:
+        a = record_pack(db, [la, committee, prosecutor], "ru", "DE", today - timedelta(days=2))
+        b = record_pack(db, campaign.recipients, "kk", "KZ", today)
+        record_pack(db, [prosecutor, ombudsman], "en", "DE", today)
+        confirm_posted(db, a, today - timedelta(days=1))
+        confirm_posted(db, a, today)
+        confirm_posted(db, b, today, [prosecutor.id, ombudsman.id])
+        db.commit()
+    return today
+
+
+def add_paper(client, **fields: str):
+    data = {"csrf_token": dashboard_token(client), **fields}
+    return client.post(PAPER_FORM, data=data, follow_redirects=False)
+
+
+def test_the_dashboard_counts_every_letter_exactly(staff_client, campaign, letters):
+    today = letters
+    for official, number, day, note in [
+        ("prosecutor-general", "40", today - timedelta(days=3), "Vigil at the embassy, Berlin"),
+        ("ombudsman", "7", today, ""),
+    ]:
+        recorded = add_paper(
+            staff_client, official=official, number=number, date=str(day), note=note
+        )
+        assert recorded.status_code == 303
+
+    page = staff_client.get("/dashboard")
+    assert page.status_code == 200
+    found = tables(page.text)
+
+    assert rows_by_label(found["totals"]) == {
+        "Online": ["11", "5", "45.5 %"],
+        "On paper, at events": ["47", "47", "100.0 %"],
+        "All letters": ["58", "52", "89.7 %"],
+    }
+    name = {r.id: r.name for r in campaign.recipients}
+    assert rows_by_label(found["officials"]) == {
+        name["la-155-1"]: ["2", "1", "50.0 %", "0"],
+        name["criminal-executive-committee"]: ["2", "1", "50.0 %", "0"],
+        name["prosecutor-general"]: ["3", "2", "66.7 %", "40"],
+        name["national-security-committee"]: ["1", "0", "0.0 %", "0"],
+        name["state-secretary"]: ["1", "0", "0.0 %", "0"],
+        name["ombudsman"]: ["2", "1", "50.0 %", "7"],
+    }
+    assert found["languages"][1:] == [
+        ["Қазақша (kk)", "6", "2", "33.3 %"],
+        ["Русский (ru)", "3", "3", "100.0 %"],
+        ["English (en)", "2", "0", "0.0 %"],
+    ]
+    assert found["countries"][1:] == [
+        ["Kazakhstan (KZ)", "6", "2", "33.3 %"],
+        ["Germany (DE)", "5", "3", "60.0 %"],
+    ]
+    assert found["days"][1:] == [
+        [str(today), "8", "2", "7"],
+        [str(today - timedelta(days=1)), "0", "3", "0"],
+        [str(today - timedelta(days=2)), "3", "0", "0"],
+        [str(today - timedelta(days=3)), "0", "0", "40"],
+    ]
+    assert re.search(r"<strong>58</strong> of 5,000 letters\s*\(1\.2 %\)", page.text)
+    assert '<progress max="5000" value="58"' in page.text
+    assert rows_by_label(found["paper-entries"])[str(today - timedelta(days=3))][:3] == [
+        name["prosecutor-general"],
+        "40",
+        "Vigil at the embassy, Berlin",
+    ]
+
+
+def test_the_chart_draws_letters_per_day_to_scale_without_javascript(staff_client, letters):
+    today = letters
+    page = staff_client.get("/dashboard").text
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    bars = {
+        title: float(height)
+        for height, title in re.findall(
+            r'<rect [^>]*height="([\d.]+)"[^>]*data-series="\w+"><title>([^<]+)</title>', svg
+        )
+    }
+    assert len(bars) == 2 * 3  # generated and posted for each day since the first letter
+    assert bars[f"{today}: 8 generated"] == pytest.approx(4 * bars[f"{today}: 2 posted"], abs=0.1)
+    assert bars[f"{today - timedelta(days=1)}: 3 posted"] == pytest.approx(
+        bars[f"{today - timedelta(days=2)}: 3 generated"]
+    )
+    assert bars[f"{today - timedelta(days=1)}: 0 generated"] == 0
+    assert 'role="img"' in svg and "<title" in svg
+
+
+def test_an_empty_campaign_shows_zeros(staff_client):
+    found = tables(staff_client.get("/dashboard").text)
+    assert rows_by_label(found["totals"])["All letters"] == ["0", "0", "–"]
+    assert all(row[1:] == ["0", "0", "–", "0"] for row in found["officials"][1:])
+    assert len(found["officials"]) == 1 + 6
+
+
+def test_the_goal_comes_from_the_settings(app, staff_client, letters):
+    app.state.settings = app.state.settings.model_copy(update={"campaign_goal": 20})
+    page = staff_client.get("/dashboard").text
+    assert re.search(r"<strong>11</strong> of 20 letters\s*\(55\.0 %\)", page)
+
+
+def test_wrong_paper_letters_are_refused_naming_each_field(staff_client, clock):
+    tomorrow = clock.now.date() + timedelta(days=1)
+    refused = add_paper(
+        staff_client, official="nobody", number="-3", date=str(tomorrow), note="x" * 501
+    )
+    assert refused.status_code == 422
+    errors = re.findall(r'<li><a href="#paper-(\w+)">', refused.text)
+    assert errors == ["official", "number", "date", "note"]
+    for number, date in [("many", "2026-02-30"), ("0", "yesterday"), ("1.5", "")]:
+        again = add_paper(staff_client, official="ombudsman", number=number, date=date)
+        assert again.status_code == 422
+        assert re.findall(r'<li><a href="#paper-(\w+)">', again.text) == ["number", "date"]
+    found = tables(staff_client.get("/dashboard").text)
+    assert rows_by_label(found["totals"])["On paper, at events"][0] == "0"
+
+
+def test_paper_letters_need_the_sessions_csrf_token(staff_client, clock):
+    for token in ("", "forged"):
+        refused = staff_client.post(
+            PAPER_FORM,
+            data={
+                "csrf_token": token,
+                "official": "ombudsman",
+                "number": "5",
+                "date": str(clock.now.date()),
+            },
+            follow_redirects=False,
+        )
+        assert refused.status_code == 403
+    found = tables(staff_client.get("/dashboard").text)
+    assert rows_by_label(found["totals"])["On paper, at events"][0] == "0"
+
+
+def test_paper_letters_entered_in_error_can_be_deleted(staff_client, clock):
+    day = str(clock.now.date())
+    add_paper(staff_client, official="ombudsman", number="12", date=day, note="Typo")
+    add_paper(staff_client, official="ombudsman", number="3", date=day, note="Market stall")
+    page = staff_client.get("/dashboard").text
+    actions = re.findall(r'action="(/dashboard/paper-letters/\d+/delete)"', page)
+    assert len(actions) == 2
+    typo = next(a for a in actions if page.index(a) > page.index("Typo"))
+    assert staff_client.post(typo, data={"csrf_token": "forged"}).status_code == 403
+    deleted = staff_client.post(
+        typo, data={"csrf_token": dashboard_token(staff_client)}, follow_redirects=False
+    )
+    assert deleted.status_code == 303
+    found = tables(staff_client.get("/dashboard").text)
+    assert rows_by_label(found["totals"])["On paper, at events"][0] == "3"
+    gone = staff_client.post(typo, data={"csrf_token": dashboard_token(staff_client)})
+    assert gone.status_code == 404
+
+
+def test_staff_pages_are_not_cached_and_load_nothing_from_elsewhere(app, staff_client):
+    for response in (TestClient(app).get("/login"), staff_client.get("/dashboard")):
+        assert response.status_code == 200
+        assert response.headers["cache-control"] == "no-store"
+        html = response.text
+        assert "<script" not in html
+        assert not re.search(r"\son[a-z]+=", html)  # no inline event handlers
+        links = re.findall(r'(?:src|href|action)="([^"]*)"', html)
+        assert links and all(link.startswith(("/", "#")) for link in links), links
+    stylesheet = staff_client.get("/staff.css")
+    assert stylesheet.status_code == 200 and "text/css" in stylesheet.headers["content-type"]

@@ -1,0 +1,332 @@
+"""Staff accounts: made on the command line, Argon2-hashed, logged in with a signed session cookie
+held in the database, CSRF-protected forms, failed logins slowed per account, and nothing staff-only
+for anyone without a live session."""
+
+import hashlib
+import os
+import pty
+import re
+import select
+import signal
+import subprocess
+import time
+from datetime import timedelta
+from http.cookies import SimpleCookie
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func
+from sqlalchemy import select as sql_select
+
+from app.letters import record_pack
+from app.models import Staff, StaffSession
+from app.settings import SOURCE_ROOT
+from app.staff import FIRST_LOCK, FREE_ATTEMPTS, add_staff, utc_now
+from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD
+from tests.staff_pages import csrf_token, dashboard_token, log_in
+
+CLI = str(SOURCE_ROOT / ".venv" / "bin" / "letter-campaign")
+STAFF_URLS = [
+    ("GET", "/dashboard"),
+    ("POST", "/logout"),
+    ("POST", "/dashboard/paper-letters"),
+    ("POST", "/dashboard/paper-letters/1/delete"),
+]
+
+
+def cli(database_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [CLI, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DATABASE_URL": database_url},
+        timeout=60,
+    )
+
+
+def fetch(app, method: str, url: str, cookies: dict[str, str], **kwargs):
+    """One request from a browser holding exactly these cookies."""
+    header = "; ".join(f"{name}={value}" for name, value in cookies.items())
+    return TestClient(app).request(
+        method, url, headers={"Cookie": header} if header else {}, follow_redirects=False, **kwargs
+    )
+
+
+def staff_rows(app) -> list[Staff]:
+    with app.state.sessionmaker() as db:
+        return list(db.scalars(sql_select(Staff).order_by(Staff.email)))
+
+
+def session_count(app) -> int:
+    with app.state.sessionmaker() as db:
+        return db.scalar(sql_select(func.count()).select_from(StaffSession))
+
+
+def cookie_attributes(response) -> dict[str, str]:
+    header = next(h for h in response.headers.get_list("set-cookie") if "staff_session=" in h)
+    parsed = SimpleCookie()
+    parsed.load(header)
+    morsel = parsed["staff_session"]
+    return {key: str(morsel[key]) for key in morsel if morsel[key]} | {"value": morsel.value}
+
+
+# --- the command line -----------------------------------------------------------------------------
+
+
+def test_staff_add_reads_the_password_from_a_pipe_and_keeps_only_an_argon2_hash(
+    app, client, database_url
+):
+    done = cli(database_url, "staff", "add", "Press@Example.org", stdin="a long staff password\n")
+    assert done.returncode == 0, done.stderr
+    [staff] = staff_rows(app)
+    assert staff.email == "press@example.org"
+    assert staff.password_hash.startswith("$argon2id$")
+    assert "a long staff password" not in staff.password_hash
+    assert log_in(client, "press@example.org", "a long staff password").status_code == 303
+
+
+def test_staff_add_asks_twice_on_a_terminal(app, client, database_url):
+    def run_on_a_terminal(first: str, second: str) -> tuple[int, str]:
+        """Answer each password prompt as it appears on the terminal; return code and screen."""
+        pid, terminal = pty.fork()
+        if pid == 0:
+            env = {**os.environ, "DATABASE_URL": database_url}
+            os.execve(CLI, [CLI, "staff", "add", "tty@example.org"], env)  # noqa: S606
+        screen, since_answer, answers = b"", b"", [first, second]
+        deadline = time.monotonic() + 60
+        try:
+            while time.monotonic() < deadline:
+                ready, _, _ = select.select([terminal], [], [], deadline - time.monotonic())
+                chunk = os.read(terminal, 1024) if ready else b""
+                if not chunk:
+                    break
+                screen += chunk
+                since_answer += chunk
+                if answers and since_answer.rstrip().endswith(b":"):
+                    os.write(terminal, answers.pop(0).encode() + b"\n")
+                    since_answer = b""
+        except OSError:  # EIO: the command ended and closed the terminal
+            pass
+        finally:
+            os.close(terminal)
+        finished, status = os.waitpid(pid, os.WNOHANG)
+        if not finished:  # still waiting for an answer: a failure, not a hang
+            os.kill(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status), screen.decode(errors="replace")
+
+    code, transcript = run_on_a_terminal("a long staff password", "a different password")
+    assert code != 0
+    assert "differ" in transcript
+    assert staff_rows(app) == []
+
+    code, transcript = run_on_a_terminal("a long staff password", "a long staff password")
+    assert code == 0, transcript
+    assert "Password for tty@example.org" in transcript
+    assert "a long staff password" not in transcript  # not echoed
+    assert log_in(client, "tty@example.org", "a long staff password").status_code == 303
+
+
+def test_staff_add_refuses_a_short_password_a_bad_email_and_a_second_account(app, database_url):
+    short = cli(database_url, "staff", "add", "a@example.org", stdin="short\n")
+    assert short.returncode != 0 and "at least 12 characters" in short.stderr
+    bad = cli(database_url, "staff", "add", "not-an-email", stdin="a long staff password\n")
+    assert bad.returncode != 0 and "not an email address" in bad.stderr
+    assert (
+        cli(database_url, "staff", "add", "a@example.org", stdin="a long password 1\n").returncode
+        == 0
+    )
+    again = cli(database_url, "staff", "add", "A@example.org", stdin="a long password 2\n")
+    assert again.returncode != 0 and "already has an account" in again.stderr
+    assert [s.email for s in staff_rows(app)] == ["a@example.org"]
+
+
+def test_staff_list_and_remove_which_logs_the_account_out(app, staff_client, database_url):
+    listed = cli(database_url, "staff", "list")
+    assert listed.returncode == 0
+    assert listed.stdout.splitlines() == [
+        f"{STAFF_EMAIL}\tcreated {utc_now():%Y-%m-%d}\t1 sessions"
+    ]
+
+    removed = cli(database_url, "staff", "remove", STAFF_EMAIL)
+    assert removed.returncode == 0, removed.stderr
+    assert cli(database_url, "staff", "list").stdout == ""
+    assert staff_client.get("/dashboard", follow_redirects=False).headers["location"] == "/login"
+    assert log_in(staff_client, STAFF_EMAIL, STAFF_PASSWORD).status_code == 401
+    missing = cli(database_url, "staff", "remove", STAFF_EMAIL)
+    assert missing.returncode != 0 and "no account" in missing.stderr
+
+
+# --- logging in and out ---------------------------------------------------------------------------
+
+
+def test_login_sets_a_signed_httponly_samesite_cookie_that_expires(app, client, staff_account):
+    response = log_in(client, *staff_account)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/dashboard"
+    cookie = cookie_attributes(response)
+    assert "httponly" in cookie
+    assert cookie["samesite"].lower() in ("lax", "strict")
+    assert cookie["max-age"] == str(app.state.settings.session_max_age)
+    assert "secure" not in cookie  # plain http here; see the https test below
+    token, signature = cookie["value"].rsplit(".", 1)
+    with app.state.sessionmaker() as db:
+        [row] = db.scalars(sql_select(StaffSession))
+    assert row.id_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in row.id_hash
+
+    page = client.get("/dashboard")
+    assert page.status_code == 200 and STAFF_EMAIL in page.text
+
+    tampered = token + "." + signature[::-1]
+    assert fetch(app, "GET", "/dashboard", {"staff_session": tampered}).status_code == 303
+
+
+def test_over_https_the_cookie_is_secure(app, staff_account):
+    with TestClient(app, base_url="https://testserver") as client:
+        response = log_in(client, *staff_account)
+        assert response.status_code == 303
+        assert "secure" in cookie_attributes(response)
+
+
+def test_logout_deletes_the_session_so_the_old_cookie_opens_nothing(app, staff_client):
+    old_cookie = staff_client.cookies["staff_session"]
+    response = staff_client.post(
+        "/logout", data={"csrf_token": dashboard_token(staff_client)}, follow_redirects=False
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+    assert session_count(app) == 0
+
+    replay = fetch(app, "GET", "/dashboard", {"staff_session": old_cookie})
+    assert replay.status_code == 303 and replay.headers["location"] == "/login"
+    assert (
+        fetch(app, "GET", "/dashboard/export.csv", {"staff_session": old_cookie}).status_code == 401
+    )
+
+
+def test_wrong_password_and_unknown_account_get_the_same_refusal(app, client, staff_account):
+    wrong = log_in(client, STAFF_EMAIL, "not the password at all")
+    unknown = log_in(client, "nobody@example.org", STAFF_PASSWORD)
+    for response in (wrong, unknown):
+        assert response.status_code == 401
+        assert "Wrong email or password." in response.text
+        assert "staff_session=" not in response.headers.get("set-cookie", "")
+    assert session_count(app) == 0
+
+
+def test_logging_in_again_replaces_the_session(app, staff_client):
+    first = staff_client.cookies["staff_session"]
+    token = csrf_token(TestClient(app).get("/login").text)
+    credentials = {"email": STAFF_EMAIL, "password": STAFF_PASSWORD, "csrf_token": token}
+    cookies = {"staff_session": first, "staff_login_form": token}
+    again = fetch(app, "POST", "/login", cookies, data=credentials)
+    assert again.status_code == 303
+    second = cookie_attributes(again)["value"]
+    assert second != first
+    assert session_count(app) == 1
+    assert fetch(app, "GET", "/dashboard", {"staff_session": first}).status_code == 303
+    assert fetch(app, "GET", "/dashboard", {"staff_session": second}).status_code == 200
+
+
+def test_a_session_expires_after_session_max_age(app, staff_client, clock):
+    assert staff_client.get("/dashboard", follow_redirects=False).status_code == 200
+    clock.now += timedelta(seconds=app.state.settings.session_max_age - 60)
+    assert staff_client.get("/dashboard", follow_redirects=False).status_code == 200
+    clock.now += timedelta(seconds=61)
+    expired = staff_client.get("/dashboard", follow_redirects=False)
+    assert expired.status_code == 303 and expired.headers["location"] == "/login"
+    assert staff_client.get("/dashboard/export.csv").status_code == 401
+
+
+# --- CSRF -----------------------------------------------------------------------------------------
+
+
+def test_the_login_form_needs_its_own_token(app, client, staff_account):
+    def attempt(token: str) -> int:
+        return client.post(
+            "/login",
+            data={"email": STAFF_EMAIL, "password": STAFF_PASSWORD, "csrf_token": token},
+            follow_redirects=False,
+        ).status_code
+
+    assert attempt("") == 403  # no token at all
+    mine = csrf_token(client.get("/login").text)
+    other = csrf_token(TestClient(app).get("/login").text)
+    assert attempt(other) == 403  # a token from somebody else's form
+    unsigned = mine[:-2] + "xx"  # a token we did not sign, in both places
+    credentials = {"email": STAFF_EMAIL, "password": STAFF_PASSWORD, "csrf_token": unsigned}
+    assert (
+        fetch(app, "POST", "/login", {"staff_login_form": unsigned}, data=credentials).status_code
+        == 403
+    )
+    assert session_count(app) == 0
+    assert log_in(client, *staff_account).status_code == 303
+
+
+def test_staff_forms_refuse_a_missing_or_wrong_csrf_token(app, staff_client):
+    for data in ({}, {"csrf_token": "forged"}):
+        refused = staff_client.post("/logout", data=data, follow_redirects=False)
+        assert refused.status_code == 403
+        assert "was refused" in refused.text
+    assert session_count(app) == 1
+    assert staff_client.get("/dashboard", follow_redirects=False).status_code == 200
+
+
+# --- slowing down guessing ------------------------------------------------------------------------
+
+
+def test_repeated_failed_logins_lock_the_account_for_longer_each_time(
+    app, client, staff_account, clock
+):
+    for attempt in range(1, FREE_ATTEMPTS):
+        assert log_in(client, STAFF_EMAIL, f"guess number {attempt}").status_code == 401
+    locked = log_in(client, STAFF_EMAIL, "the last free guess")
+    assert locked.status_code == 429
+    assert re.search(r"locked until \d\d:\d\d:\d\d UTC", locked.text)
+    assert locked.headers["retry-after"] == str(int(FIRST_LOCK.total_seconds()))
+
+    # While locked even the right password is refused, and without checking it.
+    assert log_in(client, *staff_account).status_code == 429
+    assert session_count(app) == 0
+
+    clock.now += FIRST_LOCK + timedelta(seconds=1)
+    longer = log_in(client, STAFF_EMAIL, "another wrong guess")
+    assert longer.status_code == 429
+    assert longer.headers["retry-after"] == str(int(2 * FIRST_LOCK.total_seconds()))
+
+    # Another account is not affected.
+    with app.state.sessionmaker() as db:
+        add_staff(db, "other@example.org", "another long password", clock.now)
+        db.commit()
+    assert log_in(client, "other@example.org", "another long password").status_code == 303
+
+    clock.now += 2 * FIRST_LOCK + timedelta(seconds=1)
+    client.cookies.clear()
+    assert log_in(client, *staff_account).status_code == 303
+    [mine] = [s for s in staff_rows(app) if s.email == STAFF_EMAIL]
+    assert mine.failed_logins == 0 and mine.locked_until is None
+
+
+# --- nothing for anyone else ----------------------------------------------------------------------
+
+
+def test_every_staff_url_needs_a_live_session_and_tells_nothing(app, campaign, clock):
+    with app.state.sessionmaker() as db:
+        record_pack(db, campaign.recipients, "en", "DE", clock.now.date())
+        db.commit()
+    cookies = {
+        "none": None,
+        "forged": "made-up-session-id.bad-signature",
+        "unsigned": "made-up-session-id",
+    }
+    for name, cookie in cookies.items():
+        sent = {"staff_session": cookie} if cookie else {}
+        for method, url in STAFF_URLS:
+            response = fetch(app, method, url, sent)
+            assert response.status_code == 303, (name, url)
+            assert response.headers["location"] == "/login"
+            assert not re.search(r"\d", response.text), (name, url)  # not a single count
+        export = fetch(app, "GET", "/dashboard/export.csv", sent)
+        assert export.status_code == 401, name
+        assert not re.search(r"\d", export.text)
+        assert "no-store" in export.headers["cache-control"]
