@@ -115,6 +115,7 @@ def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.orm import Session
 
     from app.db import SchemaBehind, check_schema, make_engine
+    from app.operations import audit
     from app.staff import (
         StaffError,
         add_staff,
@@ -130,11 +131,13 @@ def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
         with Session(engine) as db:
             if args.action == "add":
                 staff = add_staff(db, args.email, read_new_password(args.email), utc_now())
+                audit(db, command_line_actor(), "staff account added", staff.email)
                 db.commit()
                 print(f"added {staff.email}", file=sys.stderr)
             elif args.action == "remove":
                 if not remove_staff(db, args.email):
                     return _fail(f"there is no account for {args.email}")
+                audit(db, command_line_actor(), "staff account removed", args.email.strip().lower())
                 db.commit()
                 print(f"removed {args.email}", file=sys.stderr)
             else:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.campaign import Campaign
 from app.models import OfflineLetters, Staff
+from app.operations import audit
 
 MAX_COUNT = 100_000
 MAX_NOTE = 500
@@ -71,7 +72,9 @@ def record_paper_letters(
     note: str,
     staff_id: int,
     now: datetime,
+    actor: str,
 ) -> None:
+    """The entry, and a line in the audit log in the same transaction."""
     db.add(
         OfflineLetters(
             recipient_id=recipient_id,
@@ -82,11 +85,18 @@ def record_paper_letters(
             created_at=now,
         )
     )
+    audit(db, actor, "paper letters recorded", f"{count} to {recipient_id}, {collected_on}")
 
 
-def delete_paper_letters(db: Session, entry_id: int) -> bool:
+def delete_paper_letters(db: Session, entry_id: int, actor: str) -> bool:
     """For an entry made in error; returns whether there was one."""
-    return db.execute(delete(OfflineLetters).where(OfflineLetters.id == entry_id)).rowcount > 0
+    entry = db.get(OfflineLetters, entry_id)
+    if entry is None:
+        return False
+    db.execute(delete(OfflineLetters).where(OfflineLetters.id == entry_id))
+    detail = f"{entry.count} to {entry.recipient_id}, {entry.collected_on}"
+    audit(db, actor, "paper letters deleted", detail)
+    return True
 
 
 def paper_entries(db: Session, limit: int) -> list[PaperEntry]:

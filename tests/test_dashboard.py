@@ -7,8 +7,11 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from app.letters import confirm_posted, record_pack
+from app.models import AuditEntry
+from tests.conftest import STAFF_EMAIL
 from tests.staff_pages import dashboard_token, rows_by_label, tables
 
 PAPER_FORM = "/dashboard/paper-letters"
@@ -153,7 +156,9 @@ def test_paper_letters_need_the_sessions_csrf_token(staff_client, clock):
     assert rows_by_label(found["totals"])["On paper, at events"][0] == "0"
 
 
-def test_paper_letters_entered_in_error_can_be_deleted(staff_client, clock):
+def test_paper_letters_entered_in_error_can_be_deleted_and_both_are_audited(
+    app, staff_client, clock
+):
     day = str(clock.now.date())
     add_paper(staff_client, official="ombudsman", number="12", date=day, note="Typo")
     add_paper(staff_client, official="ombudsman", number="3", date=day, note="Market stall")
@@ -170,6 +175,13 @@ def test_paper_letters_entered_in_error_can_be_deleted(staff_client, clock):
     assert rows_by_label(found["totals"])["On paper, at events"][0] == "3"
     gone = staff_client.post(typo, data={"csrf_token": dashboard_token(staff_client)})
     assert gone.status_code == 404
+    with app.state.sessionmaker() as db:
+        log = db.execute(select(AuditEntry.actor, AuditEntry.action, AuditEntry.detail)).all()
+    assert sorted(log) == [
+        (STAFF_EMAIL, "paper letters deleted", f"12 to ombudsman, {day}"),
+        (STAFF_EMAIL, "paper letters recorded", f"12 to ombudsman, {day}"),
+        (STAFF_EMAIL, "paper letters recorded", f"3 to ombudsman, {day}"),
+    ]
 
 
 def test_staff_pages_are_not_cached_and_load_nothing_from_elsewhere(app, staff_client):

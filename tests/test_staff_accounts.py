@@ -18,7 +18,7 @@ from sqlalchemy import func
 from sqlalchemy import select as sql_select
 
 from app.letters import record_pack
-from app.models import Staff, StaffSession
+from app.models import AuditEntry, Staff, StaffSession
 from app.settings import SOURCE_ROOT
 from app.staff import FIRST_LOCK, FREE_ATTEMPTS, add_staff, utc_now
 from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD
@@ -83,6 +83,10 @@ def test_staff_add_reads_the_password_from_a_pipe_and_keeps_only_an_argon2_hash(
     assert staff.password_hash.startswith("$argon2id$")
     assert "a long staff password" not in staff.password_hash
     assert log_in(client, "press@example.org", "a long staff password").status_code == 303
+    with app.state.sessionmaker() as db:
+        [entry] = db.scalars(sql_select(AuditEntry))
+    assert (entry.action, entry.detail) == ("staff account added", "press@example.org")
+    assert entry.actor.startswith("command line")
 
 
 def test_staff_add_asks_twice_on_a_terminal(app, client, database_url):
@@ -155,6 +159,9 @@ def test_staff_list_and_remove_which_logs_the_account_out(app, staff_client, dat
     assert log_in(staff_client, STAFF_EMAIL, STAFF_PASSWORD).status_code == 401
     missing = cli(database_url, "staff", "remove", STAFF_EMAIL)
     assert missing.returncode != 0 and "no account" in missing.stderr
+    with app.state.sessionmaker() as db:
+        actions = db.scalars(sql_select(AuditEntry.action)).all()
+    assert actions == ["staff account removed"]
 
 
 # --- logging in and out ---------------------------------------------------------------------------

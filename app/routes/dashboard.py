@@ -243,7 +243,8 @@ def add_paper_letters(
     except InvalidEntry as invalid:
         values = {"official": official, "number": number, "date": date, "note": note}
         return _dashboard(request, row, db, now, {"values": values, "errors": invalid.errors})
-    record_paper_letters(db, *entry, staff_id=row.staff_id, now=now)
+    actor = db.get(Staff, row.staff_id).email  # type: ignore[union-attr]
+    record_paper_letters(db, *entry, staff_id=row.staff_id, now=now, actor=actor)
     db.commit()
     return RedirectResponse("/dashboard#paper-letters", 303, headers=NO_STORE)
 
@@ -258,7 +259,8 @@ def remove_paper_letters(
 ) -> Response:
     if not csrf_matches(row, csrf_token):
         return _refused(request)
-    if not delete_paper_letters(db, entry_id):
+    actor = db.get(Staff, row.staff_id).email  # type: ignore[union-attr]
+    if not delete_paper_letters(db, entry_id, actor):
         raise HTTPException(404, "no such entry of paper letters")
     db.commit()
     return RedirectResponse("/dashboard#paper-letters", 303, headers=NO_STORE)
