@@ -221,8 +221,8 @@ class DailyRow:
 
 def stream_daily_rows(connection: Connection) -> Iterator[DailyRow]:
     """Day-by-official rows through a server-side cursor, a batch at a time."""
-    result = connection.execution_options(stream_results=True, yield_per=1000).execute(
-        daily_statement()
+    result = connection.execute(
+        daily_statement(), execution_options={"stream_results": True, "yield_per": 1000}
     )
     for day, rid, generated, posted, paper in result:
         yield DailyRow(day, rid, int(generated), int(posted), int(paper))
