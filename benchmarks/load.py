@@ -115,7 +115,8 @@ def workers(server: subprocess.Popen) -> list[int]:
     ]
 
 
-def post(connection: http.client.HTTPConnection, body: bytes) -> tuple[bool, float]:
+def post(connection: http.client.HTTPConnection, body: bytes) -> tuple[str, float]:
+    """What went wrong ("" for a pack) and how long it took."""
     start = time.perf_counter()
     connection.request(
         "POST", "/api/letters", body=body, headers={"Content-Type": "application/json"}
@@ -123,12 +124,11 @@ def post(connection: http.client.HTTPConnection, body: bytes) -> tuple[bool, flo
     response = connection.getresponse()
     data = response.read()
     elapsed = time.perf_counter() - start
-    ok = (
-        response.status == 200
-        and response.getheader("Content-Type", "").startswith("application/pdf")
-        and data.startswith(b"%PDF")
-    )
-    return ok, elapsed
+    if response.status != 200:
+        return f"HTTP {response.status}", elapsed
+    if not response.getheader("Content-Type", "").startswith("application/pdf"):
+        return "not a PDF content type", elapsed
+    return ("" if data.startswith(b"%PDF") else "not a PDF body"), elapsed
 
 
 def wait_ready(port: int, server: subprocess.Popen, deadline: float) -> None:
@@ -152,11 +152,12 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as folder, database(Path(folder)) as url:
         env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "warning"}
         subprocess.run([str(command), "migrate"], env=env, check=True, capture_output=True)
+        log = (Path(folder) / "server.log").open("wb")
         server = subprocess.Popen(
             [str(command), "serve", "--host", HOST, "--port", str(port), "--workers", "2"],
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         try:
@@ -167,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
                 post(warm, body)
             pids = workers(server)
             before = {pid: rss_mib(pid) for pid in pids}
-            results = hammer(port, bodies, args)
+            results = hammer(port, bodies, args, pids)
             after = {pid: rss_mib(pid) for pid in pids if Path(f"/proc/{pid}").exists()}
         finally:
             os.killpg(server.pid, signal.SIGTERM)
@@ -175,13 +176,18 @@ def run(args: argparse.Namespace) -> int:
                 server.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
+            log.close()
+            server_log = (Path(folder) / "server.log").read_text(errors="replace")
     report(args, results, before, after, url)
-    return 0 if results["errors"] == 0 else 1
+    if results["errors"]:
+        print("server log, last lines:\n" + "\n".join(server_log.splitlines()[-30:]))
+    return 0 if not results["errors"] else 1
 
 
-def hammer(port: int, bodies: list[bytes], args: argparse.Namespace) -> dict:
+def hammer(port: int, bodies: list[bytes], args: argparse.Namespace, pids: list[int]) -> dict:
     latencies: list[float] = []
-    errors = [0]
+    samples: list[tuple[int, list[float]]] = []
+    errors: dict[str, int] = {}
     lock = threading.Lock()
     budget = [args.max_packs]
     deadline = time.monotonic() + args.seconds
@@ -195,16 +201,16 @@ def hammer(port: int, bodies: list[bytes], args: argparse.Namespace) -> dict:
                     break
                 budget[0] -= 1
             try:
-                ok, elapsed = post(connection, bodies[turn % len(bodies)])
-            except (OSError, http.client.HTTPException):
-                ok, elapsed = False, 0.0
+                problem, elapsed = post(connection, bodies[turn % len(bodies)])
+            except (OSError, http.client.HTTPException) as exc:
+                problem, elapsed = type(exc).__name__, 0.0
                 connection.close()
                 connection = http.client.HTTPConnection(HOST, port, timeout=30)
             with lock:
-                if ok:
-                    latencies.append(elapsed)
+                if problem:
+                    errors[problem] = errors.get(problem, 0) + 1
                 else:
-                    errors[0] += 1
+                    latencies.append(elapsed)
             turn += args.clients
         connection.close()
 
@@ -212,9 +218,17 @@ def hammer(port: int, bodies: list[bytes], args: argparse.Namespace) -> dict:
     threads = [threading.Thread(target=supporter, args=(n,)) for n in range(args.clients)]
     for thread in threads:
         thread.start()
+    while any(thread.is_alive() for thread in threads):
+        threads[0].join(timeout=args.seconds / 10)
+        samples.append((len(latencies), [rss_mib(pid) for pid in pids]))
     for thread in threads:
         thread.join()
-    return {"latencies": latencies, "errors": errors[0], "elapsed": time.monotonic() - start}
+    return {
+        "latencies": latencies,
+        "errors": errors,
+        "elapsed": time.monotonic() - start,
+        "samples": samples,
+    }
 
 
 def report(args, results: dict, before: dict, after: dict, url: str) -> None:  # noqa: ANN001
@@ -230,11 +244,14 @@ def report(args, results: dict, before: dict, after: dict, url: str) -> None:  #
     print(f"packs per second: {done / results['elapsed']:.1f}")
     print(f"latency ms: p50 {at(0.5):.0f}, p95 {at(0.95):.0f}, p99 {at(0.99):.0f}", end="")
     print(f", mean {statistics.mean(latencies) * 1000:.0f}" if done else "")
-    print(f"errors: {results['errors']}")
-    for pid, start in before.items():
+    errors = results["errors"]
+    print(f"errors: {sum(errors.values())}" + (f" {errors}" if errors else ""))
+    for number, (pid, start) in enumerate(before.items()):
         end = after.get(pid)
         shown = f"{end:.0f} MiB" if end is not None else "gone"
         print(f"worker {pid}: memory {start:.0f} MiB at start, {shown} at end")
+        series = ", ".join(f"{rss[number]:.0f}@{done}" for done, rss in results["samples"])
+        print(f"  MiB@packs done: {series}")
 
 
 def main(argv: list[str] | None = None) -> int:
