@@ -192,6 +192,7 @@ def fixed_inner_html(html: str) -> list[str]:
 
 def without_fixed(html: str, inner: Sequence[str]) -> str:
     """The letter with its fixed elements emptied; each must occur exactly once to be dropped."""
+    html = str(html)
     for part in inner:
         if html.count(part) == 1:
             html = html.replace(part, "")
