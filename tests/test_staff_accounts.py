@@ -164,6 +164,12 @@ def test_staff_list_and_remove_which_logs_the_account_out(app, staff_client, dat
     assert actions == ["staff account removed"]
 
 
+def test_staff_commands_refuse_a_database_that_was_not_migrated(tmp_path):
+    done = cli(f"sqlite:///{tmp_path / 'new.db'}", "staff", "list")
+    assert done.returncode != 0
+    assert "run `letter-campaign migrate`" in done.stderr
+
+
 # --- logging in and out ---------------------------------------------------------------------------
 
 
