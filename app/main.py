@@ -29,7 +29,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         engine.dispose()
 
-    app = FastAPI(title="letter-campaign", lifespan=lifespan)
+    # /docs is served by app/routes/api.py from the npm package swagger-ui-dist: FastAPI's own
+    # page loads Swagger UI from a CDN with an inline script, which the CSP refuses.
+    app = FastAPI(title="letter-campaign", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.campaign = campaign
     app.state.engine = engine

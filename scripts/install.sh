@@ -53,7 +53,7 @@ fi
 # --- front-end packages and fonts from the npm registry -----------------------------------
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing front-end packages"
-  npm ci --silent --no-audit --no-fund
+  npm ci --silent --no-audit --no-fund --ignore-scripts  # none is needed; swagger-ui-dist's would phone home
 fi
 if [ ! -f build/fonts/handwriting.ttf ] || [ node_modules/.package-lock.json -nt build/fonts/handwriting.ttf ]; then
   "$VENV/bin/python" -m app.fonts

@@ -33,6 +33,8 @@ WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 UI = ("en", "ru", "kk")
 TODAY = date.today().isoformat()
 PHONE = {"width": 375, "height": 740}
+HANDWRITING_LOADED = """() => document.fonts.ready.then(() => [...document.fonts].some(
+    face => face.family.includes("Campaign Handwriting") && face.status === "loaded"))"""
 
 SUPPORTER = {
     "name": "Dana Browserova",
@@ -178,7 +180,13 @@ def test_a_supporter_draws_previews_downloads_posts_and_moves_the_counter(browse
     page.uncheck("#recipients-state-secretary")
     page.check("#signature-typed")
     expect(page.locator("#typed-preview")).to_have_text(SUPPORTER["name"])
+    assert page.evaluate(HANDWRITING_LOADED), "the typed signature is shown in the letters' font"
     page.check("#signature-drawn")
+    draw_signature(page)
+    page.click("text=Clear the signature")
+    page.click("text=Preview my letters")
+    expect(page.locator("#signature-error")).to_contain_text("Draw your signature in the box")
+    expect(page.locator("#name")).to_have_value(SUPPORTER["name"])
     draw_signature(page)
     page.click("text=Preview my letters")
 
@@ -227,7 +235,8 @@ def test_a_supporter_draws_previews_downloads_posts_and_moves_the_counter(browse
     assert counter_value(page) == before + 4
 
     assert watcher.foreign_requests() == []
-    assert watcher.errors == [], "console errors (a refused inline script or style?)"
+    refused = [e for e in watcher.errors if "status of 422" not in e]  # the form's own errors
+    assert refused == [], "console errors (a refused inline script or style?)"
     audience.context.close()
     page.context.close()
 
@@ -325,3 +334,19 @@ def test_the_server_log_holds_nothing_a_supporter_typed(browser, server, server_
         for part in SUPPORTER[field].split("\n"):
             if part:
                 assert part not in log, f"the server log holds the {field}"
+
+
+def test_the_api_documentation_renders_from_the_services_own_files(browser, server):
+    watcher = open_page(browser, server)
+    watcher.page.goto(f"{server}/docs")
+    paths = watcher.page.locator(".opblock-summary-path")
+    expect(paths).to_have_count(4)
+    assert set(paths.all_inner_texts()) == {
+        "/api/recipients",
+        "/api/letters",
+        "/api/letters/{token}/sent",
+        "/api/stats",
+    }
+    assert watcher.foreign_requests() == []
+    assert watcher.errors == []
+    watcher.page.context.close()

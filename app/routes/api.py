@@ -4,18 +4,21 @@ them", and the public counts. Like the pages, it keeps nothing a supporter sends
 from datetime import date
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from app.campaign import Campaign, UnknownRecipient
 from app.counts import public_stats
 from app.db import get_session
+from app.i18n import render
 from app.letters import UnknownToken, confirm_posted, record_pack
 from app.pdf import LetterRenderer
 from app.supporter import Supporter
 
-router = APIRouter(prefix="/api", tags=["API"])
+router = APIRouter(tags=["API"])
+SWAGGER_UI = ("swagger-ui.css", "swagger-ui-bundle.js")
+MEDIA_TYPES = {".css": "text/css", ".js": "text/javascript"}
 
 
 class Address(BaseModel):
@@ -65,7 +68,7 @@ class NotFound(BaseModel):
     detail: str
 
 
-@router.get("/recipients", response_model=list[Official])
+@router.get("/api/recipients", response_model=list[Official])
 def recipients(request: Request) -> list[Official]:
     """The officials a supporter can write to, in campaign order, as the report lists them."""
     campaign: Campaign = request.app.state.campaign
@@ -82,7 +85,7 @@ def recipients(request: Request) -> list[Official]:
 
 
 @router.post(
-    "/letters",
+    "/api/letters",
     response_class=Response,
     responses={
         200: {
@@ -132,7 +135,7 @@ def create_letters(
 
 
 @router.post(
-    "/letters/{token}/sent",
+    "/api/letters/{token}/sent",
     response_model=PostedCounts,
     responses={404: {"model": NotFound, "description": "No letters were made with this token."}},
 )
@@ -149,7 +152,7 @@ def letters_sent(
     return PostedCounts(letters=counts.letters, sent=counts.sent)
 
 
-@router.get("/stats", response_model=Stats)
+@router.get("/api/stats", response_model=Stats)
 def stats(request: Request, session: Session = Depends(get_session)) -> Response:
     """Public aggregate counts: letters generated and posted, in total and per official."""
     figures = public_stats(session, request.app.state.campaign)
@@ -160,3 +163,21 @@ def stats(request: Request, session: Session = Depends(get_session)) -> Response
         recipients=[OfficialCounts(**row) for row in figures["recipients"]],
     )
     return JSONResponse(body.model_dump(), headers={"Cache-Control": "public, max-age=5"})
+
+
+@router.get("/docs", include_in_schema=False)
+def docs() -> HTMLResponse:
+    """The API's documentation: Swagger UI from the npm registry, served by this service."""
+    return HTMLResponse(render("en", "api_docs.html"))
+
+
+@router.get("/vendor/swagger-ui/{name}", include_in_schema=False)
+def swagger_ui(name: str, request: Request) -> Response:
+    if name not in SWAGGER_UI:
+        return JSONResponse({"detail": "Not Found"}, status_code=404)
+    path = request.app.state.settings.node_modules / "swagger-ui-dist" / name
+    return FileResponse(
+        path,
+        media_type=MEDIA_TYPES[path.suffix],
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
