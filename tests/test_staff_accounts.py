@@ -195,11 +195,19 @@ def test_login_sets_a_signed_httponly_samesite_cookie_that_expires(app, client, 
     assert fetch(app, "GET", "/dashboard", {"staff_session": tampered}).status_code == 303
 
 
-def test_over_https_the_cookie_is_secure(app, staff_account):
+def test_over_https_and_in_production_the_cookie_is_secure(app, staff_account):
     with TestClient(app, base_url="https://testserver") as client:
         response = log_in(client, *staff_account)
         assert response.status_code == 303
         assert "secure" in cookie_attributes(response)
+    settings = app.state.settings
+    app.state.settings = settings.model_copy(update={"environment": "production"})
+    # Behind a proxy that speaks http to us, while the browser is on https and sends the cookie.
+    token = csrf_token(TestClient(app).get("/login").text)
+    credentials = {"email": STAFF_EMAIL, "password": STAFF_PASSWORD, "csrf_token": token}
+    behind_a_proxy = fetch(app, "POST", "/login", {"staff_login_form": token}, data=credentials)
+    assert behind_a_proxy.status_code == 303
+    assert "secure" in cookie_attributes(behind_a_proxy)
 
 
 def test_logout_deletes_the_session_so_the_old_cookie_opens_nothing(app, staff_client):

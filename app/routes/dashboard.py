@@ -62,7 +62,9 @@ def _secret(request: Request) -> str:
 
 
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """Secure cookies over https, and always in production, where the public address is https
+    even when a proxy in front speaks plain http to us."""
+    return request.url.scheme == "https" or request.app.state.settings.environment == "production"
 
 
 def optional_session(request: Request, db: DB, now: Now) -> StaffSession | None:
