@@ -7,6 +7,7 @@ files in app/locales by `make install` (pybabel compile).
 
 import re
 from collections.abc import Callable
+from datetime import date
 from functools import cache
 from gettext import NullTranslations
 from pathlib import Path
@@ -92,7 +93,7 @@ def number(value: int, lang: str) -> str:
     return format_decimal(value, locale=BABEL_LOCALES[lang])
 
 
-def long_date(value, lang: str) -> str:  # type: ignore[no-untyped-def]
+def long_date(value: date, lang: str) -> str:
     return format_date(value, format="long", locale=BABEL_LOCALES[lang])
 
 

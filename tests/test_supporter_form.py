@@ -104,6 +104,8 @@ def test_errors_stand_next_to_their_fields_in_the_ui_language_and_values_are_kep
         "name",
     ]
     assert [a.get("href") for a in shown.all(".error-summary a")] == ["#name", "#country"]
+    switcher = [a.get("href") for a in shown.all("nav.languages a")]
+    assert switcher == ["/?lang=en", "/?lang=ru", "/?lang=kk"]
     kept = dict(shown.form_values("form.supporter-form"))
     assert kept["street"] == typed["street"]
     assert kept["postcode"] == typed["postcode"]

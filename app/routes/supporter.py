@@ -83,7 +83,8 @@ def _page(
     """A page in the UI language. Pages holding what a supporter typed, or a private link, are
     `private`: never stored by a cache, never indexed."""
     campaign: Campaign = request.app.state.campaign
-    path = request.url.path
+    # A page answering a form post has no address of its own to switch: the campaign page has.
+    path = request.url.path if request.method == "GET" else "/"
     switcher = [(code, LANGUAGE_NAMES[code], f"{path}?lang={code}") for code in UI_LANGUAGES]
     html = render(
         lang,
