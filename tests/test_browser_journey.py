@@ -186,6 +186,7 @@ def test_a_supporter_draws_previews_downloads_posts_and_moves_the_counter(browse
     page.click("text=Clear the signature")
     page.click("text=Preview my letters")
     expect(page.locator("#signature-error")).to_contain_text("Draw your signature in the box")
+    expect(page.locator(".error-summary")).to_be_focused()
     expect(page.locator("#name")).to_have_value(SUPPORTER["name"])
     draw_signature(page)
     page.click("text=Preview my letters")

@@ -162,4 +162,10 @@
   characterCount();
   typedPreview();
   signature();
+
+  // After a refused submission, start at the list of what to correct (it links to each field).
+  var summary = document.querySelector(".error-summary");
+  if (summary) {
+    summary.focus();
+  }
 })();
