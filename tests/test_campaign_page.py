@@ -74,12 +74,13 @@ def test_the_goal_comes_from_configuration(database_url):
 
     from app.main import create_app
 
-    settings = Settings(database_url=database_url, campaign_goal=250)
-    with TestClient(create_app(settings)) as client:
+    application = create_app(Settings(database_url=database_url, campaign_goal=250))
+    with TestClient(application) as client:
         shown = page(client, "en")
         assert shown.text("#counter-text").endswith("of 250 letters sent")
         assert shown.one("progress").get("max") == "250"
         assert client.get("/api/stats").json()["goal"] == 250
+    application.state.engine.dispose()
 
 
 def test_the_language_comes_from_the_url_else_from_accept_language(client):
