@@ -183,6 +183,7 @@ def test_shared_links_show_a_title_a_description_and_an_image_the_app_serves(
     assert campaign.case.prisoners[lang] in meta("og:description")
     assert meta("twitter:description") == meta("og:description") == meta("description")
     assert meta("twitter:card") == "summary_large_image"
+    assert meta("og:locale") == {"en": "en_GB", "ru": "ru_RU", "kk": "kk_KZ"}[lang]
     assert meta("og:url").endswith(f"/?lang={lang}")
     image_url = urlsplit(meta("og:image"))
     assert meta("twitter:image") == meta("og:image")

@@ -43,6 +43,7 @@ from app.share_image import share_image
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 SIGNATURE_PAD = Path("signature_pad") / "dist" / "signature_pad.umd.min.js"
 ASSET_CACHE = "public, max-age=86400"
+OPEN_GRAPH_LOCALES = {"en": "en_GB", "ru": "ru_RU", "kk": "kk_KZ"}
 
 router = APIRouter(include_in_schema=False)
 router.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -148,8 +149,8 @@ def _campaign_page(
         share={
             "url": f"{base}?lang={lang}",
             "image": f"{request.url_for('share_picture')}?lang={lang}",
-            "locale": BABEL_LOCALES[lang],
-            "alternates": [BABEL_LOCALES[code] for code in UI_LANGUAGES if code != lang],
+            "locale": OPEN_GRAPH_LOCALES[lang],
+            "alternates": [OPEN_GRAPH_LOCALES[code] for code in UI_LANGUAGES if code != lang],
         },
         base_url=base,
     )
