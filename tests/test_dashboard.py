@@ -8,10 +8,13 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.letters import confirm_posted, record_pack
 from app.models import AuditEntry
-from tests.conftest import STAFF_EMAIL
+from app.settings import SOURCE_ROOT
+from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD
+from tests.servers import free_port, running
 from tests.staff_pages import dashboard_token, rows_by_label, tables
 
 PAPER_FORM = "/dashboard/paper-letters"
@@ -195,3 +198,90 @@ def test_staff_pages_are_not_cached_and_load_nothing_from_elsewhere(app, staff_c
         assert links and all(link.startswith(("/", "#")) for link in links), links
     stylesheet = staff_client.get("/staff.css")
     assert stylesheet.status_code == 200 and "text/css" in stylesheet.headers["content-type"]
+
+
+# --- in a real browser ---------------------------------------------------------------------------
+
+AXE = SOURCE_ROOT / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def axe_violations(page) -> list[dict]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_21_AA
+    )
+    assert len(result["passes"]) > 10, "axe checked next to nothing"
+    return [
+        {"id": v["id"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in result["violations"]
+    ]
+
+
+def wider_than_the_window(page) -> int:
+    return page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+
+
+@pytest.mark.browser
+def test_the_staff_pages_work_in_a_browser_and_pass_axe_on_desktop_and_phone(tmp_path, campaign):
+    from playwright.sync_api import sync_playwright
+
+    from app.db import make_engine, migrate
+    from app.staff import add_staff, utc_now
+
+    database_url = f"sqlite:///{tmp_path / 'staff.db'}"
+    migrate(database_url)
+    engine = make_engine(database_url)
+    with Session(engine) as db:
+        add_staff(db, STAFF_EMAIL, STAFF_PASSWORD, utc_now())
+        token = record_pack(db, campaign.recipients, "kk", "KZ", utc_now().date())
+        confirm_posted(db, token, utc_now().date())
+        db.commit()
+    engine.dispose()
+    port = free_port()
+    command = [str(SOURCE_ROOT / ".venv" / "bin" / "letter-campaign"), "serve", "--port", str(port)]
+    env = {"DATABASE_URL": database_url, "SECRET_KEY": "browser-test-secret"}
+    with (
+        running(command, env, port, tmp_path / "server.log") as (base_url, _),
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+        )
+        for viewport in ({"width": 1280, "height": 900}, {"width": 375, "height": 740}):
+            context = browser.new_context(bypass_csp=True, viewport=viewport)
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            requests: list[str] = []
+            page.on("request", lambda request, seen=requests: seen.append(request.url))
+
+            page.goto(f"{base_url}/dashboard")
+            assert page.url == f"{base_url}/login"
+            assert axe_violations(page) == []
+            page.fill("#email", STAFF_EMAIL)
+            page.fill("#password", STAFF_PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base_url}/dashboard")
+            assert wider_than_the_window(page) <= 0, viewport
+            assert axe_violations(page) == []
+
+            page.fill("#paper-number", "12")
+            page.fill("#paper-note", "Stall at the book fair")
+            page.select_option("#paper-official", "ombudsman")
+            page.click("text=Record the paper letters")
+            page.wait_for_selector("#paper-entries")
+            assert "Stall at the book fair" in page.inner_text("#paper-entries")
+
+            page.evaluate(
+                "document.querySelector('form[action$=\"paper-letters\"]').noValidate = true"
+            )
+            page.fill("#paper-number", "0")
+            page.click("text=Record the paper letters")
+            page.wait_for_selector("#paper-errors")
+            assert wider_than_the_window(page) <= 0, viewport
+            assert axe_violations(page) == []
+            assert all(url.startswith(base_url) for url in requests), requests
+            context.close()
+        browser.close()
