@@ -31,7 +31,7 @@ FIXED_CLASSES = ("window", "subject", "body")
 SUPPORTER_CLASSES = ("info", "message", "closing")
 TAIL_CLASSES = ("message", "closing")
 HIDE_SUPPORTER = ".info, .message, .closing { visibility: hidden !important; }"
-HIDE_FIXED = ".window > *, .subject, .body { display: none !important; }"
+HIDE_FIXED = ".window, .subject, .body { display: none !important; }"
 PLACEHOLDER_DAY = date(2000, 1, 1)
 SCALE = 0.75  # PDF points per CSS pixel
 
