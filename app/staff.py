@@ -132,6 +132,9 @@ def authenticate(db: Session, email: str, password: str, now: datetime) -> Staff
     except StaffError:
         raise LoginRefused() from None
     staff = db.scalar(select(Staff).where(Staff.email == email))
+    # End the read before the deliberately slow hash check: on SQLite a transaction holds the
+    # database's write lock, and supporters' downloads should not wait for a login.
+    db.commit()
     if staff is None:
         _verify(_dummy(), password)  # the same work as for a real account: no timing tell
         raise LoginRefused()
