@@ -7,11 +7,12 @@ from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from app.assets import build_assets
 from app.campaign import load_campaign
 from app.db import check_schema, make_engine
 from app.logs import log_requests
 from app.pdf import LetterRenderer
-from app.routes import api, dashboard, health, supporter
+from app.routes import api, assets, dashboard, health, supporter
 from app.security import BodyLimit, SecurityHeaders
 from app.settings import Settings
 
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
     app.state.renderer = LetterRenderer(campaign, settings.fonts_dir)
+    app.state.assets = build_assets(settings, campaign)
 
     app.middleware("http")(log_requests)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
@@ -45,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.host_list)
 
     app.include_router(health.router)
+    app.include_router(assets.router)
     app.include_router(api.router)
     app.include_router(dashboard.router)
     app.include_router(supporter.router)

@@ -175,8 +175,9 @@ def test_the_preview_shows_each_letter_as_the_letter_templates_render_it(
     expected = renderer.letters(supporter, campaign.choose(typed["recipients"]), date.today())
     for letter in expected:
         assert str(letter.html) in shown.html
-    assert "/letter.css" in [link.get("href") for link in shown.all('link[rel="stylesheet"]')]
-    css = client.get("/letter.css")
+    sheets = [link.get("href") for link in shown.all('link[rel="stylesheet"]')]
+    letter_css = [href for href in sheets if href.startswith("/assets/letter.")]
+    css = client.get(letter_css[0])
     assert ".sheet .window" in css.text and "@page" not in css.text
 
 

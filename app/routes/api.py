@@ -4,7 +4,7 @@ them", and the public counts. Like the pages, it keeps nothing a supporter sends
 from datetime import date
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
@@ -17,8 +17,6 @@ from app.pdf import LetterRenderer
 from app.supporter import Supporter
 
 router = APIRouter(tags=["API"])
-SWAGGER_UI = ("swagger-ui.css", "swagger-ui-bundle.js")
-MEDIA_TYPES = {".css": "text/css", ".js": "text/javascript"}
 
 
 class Address(BaseModel):
@@ -166,18 +164,6 @@ def stats(request: Request, session: Session = Depends(get_session)) -> Response
 
 
 @router.get("/docs", include_in_schema=False)
-def docs() -> HTMLResponse:
+def docs(request: Request) -> HTMLResponse:
     """The API's documentation: Swagger UI from the npm registry, served by this service."""
-    return HTMLResponse(render("en", "api_docs.html"))
-
-
-@router.get("/vendor/swagger-ui/{name}", include_in_schema=False)
-def swagger_ui(name: str, request: Request) -> Response:
-    if name not in SWAGGER_UI:
-        return JSONResponse({"detail": "Not Found"}, status_code=404)
-    path = request.app.state.settings.node_modules / "swagger-ui-dist" / name
-    return FileResponse(
-        path,
-        media_type=MEDIA_TYPES[path.suffix],
-        headers={"Cache-Control": "public, max-age=86400"},
-    )
+    return HTMLResponse(render("en", "api_docs.html", static=request.app.state.assets.url))

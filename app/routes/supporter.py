@@ -6,14 +6,10 @@ Nothing a supporter types is kept between requests: each step posts every value 
 hidden fields, and only the anonymous rows of app/letters.py reach the database.
 """
 
-import hashlib
 from datetime import date
-from functools import cache
-from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from app.campaign import LANGUAGE_NAMES, Campaign
@@ -37,26 +33,12 @@ from app.letters import (
     record_pack_once,
 )
 from app.pdf import LetterRenderer
-from app.preview import screen_stylesheet
 from app.share_image import share_image
 
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-SIGNATURE_PAD = Path("signature_pad") / "dist" / "signature_pad.umd.min.js"
 ASSET_CACHE = "public, max-age=86400"
 OPEN_GRAPH_LOCALES = {"en": "en_GB", "ru": "ru_RU", "kk": "kk_KZ"}
 
 router = APIRouter(include_in_schema=False)
-router.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-
-
-@cache
-def _version(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:10]
-
-
-def static_url(name: str) -> str:
-    """A static file's URL with its content's hash, so a changed file is fetched again."""
-    return f"/static/{name}?v={_version(STATIC_DIR / name)}"
 
 
 def _officials(campaign: Campaign, lang: str) -> list[dict]:
@@ -90,7 +72,7 @@ def _page(
     html = render(
         lang,
         template,
-        static=static_url,
+        static=request.app.state.assets.url,
         site_name=campaign.case.title[lang],
         switcher=switcher if switch else [],
         html_locale=BABEL_LOCALES[lang],
@@ -345,35 +327,3 @@ def share_picture(request: Request) -> Response:
     case = request.app.state.campaign.case
     png = share_image(case.title[lang], case.subject[lang])
     return Response(png, media_type="image/png", headers={"Cache-Control": ASSET_CACHE})
-
-
-@router.get("/fonts/handwriting.ttf")
-def handwriting_font(request: Request) -> FileResponse:
-    """The font typed signatures are printed in, so the form shows them as they will print."""
-    return FileResponse(
-        request.app.state.settings.fonts_dir / "handwriting.ttf",
-        media_type="font/ttf",
-        headers={"Cache-Control": ASSET_CACHE},
-    )
-
-
-@router.get("/vendor/signature_pad.js")
-def signature_pad(request: Request) -> FileResponse:
-    """The signature pad from the npm registry, as `make install` put it in node_modules."""
-    return FileResponse(
-        request.app.state.settings.node_modules / SIGNATURE_PAD,
-        media_type="text/javascript",
-        headers={"Cache-Control": ASSET_CACHE},
-    )
-
-
-@cache
-def _letter_css(path: Path) -> str:
-    return screen_stylesheet(path.read_text(encoding="utf-8"), "/fonts/")
-
-
-@router.get("/letter.css")
-def letter_css(request: Request) -> Response:
-    """The letters' print stylesheet, scoped to the preview's sheets of paper."""
-    path = request.app.state.campaign.templates_dir / "letter.css"
-    return Response(_letter_css(path), media_type="text/css", headers={"Cache-Control": "no-cache"})
