@@ -41,6 +41,19 @@ MESSAGES: dict[tuple[str, str | None], str] = {
     ("signature", "drawn"): N_("Draw your signature in the box, or choose another way to sign."),
 }
 LINE_PROBLEM = N_("Write this on one line, without special characters.")
+# Problems any text field can have (app/supporter.py: printable_text), whatever the field.
+TEXT_PROBLEMS = {
+    "combining_marks": N_("This has more than %(max)s accents stacked on one letter."),
+    "unprintable_character": N_(
+        "This has characters our letters cannot print, such as some emoji or scripts our fonts "
+        "lack. Please write it without them."
+    ),
+    "invalid_unicode": N_(
+        "This has characters our letters cannot print, such as some emoji or scripts our fonts "
+        "lack. Please write it without them."
+    ),
+    "too_many_lines": N_("Your message has %(lines)s lines; it can have at most %(max)s."),
+}
 SINGLE_LINES = ("name", "street", "postcode", "city")
 
 
@@ -132,6 +145,10 @@ def _error_for(error: dict, form: SupporterForm) -> tuple[str, FieldError]:
     if name == "signature":
         drawn = len(loc) > 1 and loc[1] == "drawn"
         return name, FieldError(MESSAGES[(name, "drawn" if drawn else None)])
+    if kind in TEXT_PROBLEMS:
+        ctx = error.get("ctx") or {}
+        numbers = {k: v for k, v in ctx.items() if k in ("max", "lines") and isinstance(v, int)}
+        return name, FieldError(TEXT_PROBLEMS[kind], numbers)
     if name in SINGLE_LINES and kind == "value_error":
         return name, FieldError(LINE_PROBLEM)
     values = {}

@@ -10,8 +10,10 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from app.assets import build_assets
 from app.campaign import load_campaign
 from app.db import check_schema, make_engine
+from app.errors import forget_broken_connections, install_error_handlers
 from app.logs import log_requests
 from app.pdf import LetterRenderer
+from app.ratelimit import RateLimit, RateLimiter, storage_url
 from app.routes import api, assets, dashboard, health, supporter
 from app.security import BodyLimit, SecurityHeaders
 from app.settings import Settings
@@ -23,6 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     logging.getLogger("letter_campaign").setLevel(settings.log_level.upper())
     campaign = load_campaign(settings.campaign_dir)
     engine = make_engine(settings.database_url)
+    forget_broken_connections(engine)
     check_schema(engine)
 
     @asynccontextmanager
@@ -42,10 +45,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.middleware("http")(log_requests)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    limits = {"letters": settings.rate_limit_letters, "login": settings.rate_limit_login}
+    limiter = RateLimiter(limits, storage_url(settings.redis_url), settings.secret_key)
+    app.add_middleware(RateLimit, limiter=limiter)
     app.add_middleware(SecurityHeaders)
     if settings.host_list != ["*"]:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.host_list)
 
+    install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(assets.router)
     app.include_router(api.router)

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
     max_body_bytes: int = 600_000
     stale_after_days: int = Field(default=365, ge=1)
+    redis_url: str = ""
+    rate_limit_letters: str = "20/minute;200/hour"
+    rate_limit_login: str = "10/minute;50/hour"
+    render_budget_s: float = Field(default=15.0, gt=0)
 
     @field_validator("log_level", "environment", mode="before")
     @classmethod

@@ -1,6 +1,7 @@
 import base64
 import io
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,11 @@ from app.pdf import LetterRenderer
 from app.settings import SOURCE_ROOT, Settings
 
 KAZAKH_NAME = "Әсел Нұрғалиқызы Жүсіпова"
+
+# Tests of other features make hundreds of letters from one address; the rate limits' own tests
+# (test_rate_limits.py) set the limits they test. Server processes inherit these too.
+os.environ.setdefault("RATE_LIMIT_LETTERS", "100000/minute")
+os.environ.setdefault("RATE_LIMIT_LOGIN", "100000/minute")
 
 
 def png_data_url(width: int = 300, height: int = 100) -> str:

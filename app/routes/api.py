@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from app.budget import within_budget
 from app.campaign import Campaign, UnknownRecipient
 from app.counts import public_stats
 from app.db import get_session
@@ -118,7 +119,8 @@ def create_letters(
         return JSONResponse({"detail": [problem.model_dump()]}, status_code=422)
     today = date.today()
     renderer: LetterRenderer = request.app.state.renderer
-    pdf = renderer.render_pack(supporter, chosen, today)
+    budget = request.app.state.settings.render_budget_s
+    pdf = within_budget(budget, renderer.render_pack, supporter, chosen, today)
     token = record_pack(session, chosen, supporter.language, supporter.country, today)
     session.commit()
     return Response(

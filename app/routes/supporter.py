@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from app.budget import within_budget
 from app.campaign import LANGUAGE_NAMES, Campaign
 from app.counts import public_stats
 from app.db import get_session
@@ -262,7 +263,9 @@ async def download(request: Request, session: Session = Depends(get_session)) ->
     renderer: LetterRenderer = request.app.state.renderer
     supporter = checked.supporter
     assert supporter is not None
-    pdf = renderer.render(renderer.letters(supporter, recipients, today), supporter.language)
+    letters = renderer.letters(supporter, recipients, today)
+    budget = request.app.state.settings.render_budget_s
+    pdf = within_budget(budget, renderer.render, letters, supporter.language)
     name = f"appeal-letter-{ids[0]}" if only else "appeal-letters"
     return pdf_response(pdf, f"{name}-{today.isoformat()}.pdf")
 

@@ -1,0 +1,160 @@
+"""Rate limits per client on making letters and on logging in, shared by every instance.
+
+The counters live in process memory by default and in Redis (through the `limits` library) when
+REDIS_URL is set, so several instances behind a load balancer count together. A client is known
+only by a keyed hash of its address (HMAC with SECRET_KEY), and each counter expires with its
+window: no IP address is ever stored, and no trace of a client outlives the limit's window.
+
+Behind a proxy, set FORWARDED_ALLOW_IPS so the client's own address is counted, not the proxy's.
+"""
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import math
+import secrets
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.storage import storage_from_string
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.errors import problem_page, wants_json
+from app.i18n import N_, gettext, ui_language
+
+LOGGER = logging.getLogger("letter_campaign.ratelimit")
+REDIS_TIMEOUT_S = 0.5
+
+# What each limit covers: the requests that make letters (and cost a render) and login attempts.
+GUARDED = {
+    ("POST", "/api/letters"): "letters",
+    ("POST", "/letters"): "letters",
+    ("POST", "/letters/pdf"): "letters",
+    ("POST", "/login"): "login",
+}
+DESCRIPTIONS = {"letters": "letter packs", "login": "login attempts"}
+WAIT_HEADING = N_("Please wait a moment")
+WAIT_TEXT = N_(
+    "Many letters were requested from your connection in a short time: at most %(limit)s "
+    "packs per %(minutes)s minutes. Please try again in %(seconds)s seconds."
+)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    name: str
+    limit: RateLimitItem
+    retry_after: int
+
+    @property
+    def stated(self) -> str:
+        """The limit in words, e.g. "20 per 1 minute"."""
+        return f"{self.limit.amount} per {self.limit.multiples} {self.limit.GRANULARITY.name}"
+
+
+class RateLimiter:
+    """Counts requests per client and limit name in a shared store."""
+
+    def __init__(self, limits: dict[str, str], storage_url: str, secret: str) -> None:
+        self.limits = {name: parse_many(text) for name, text in limits.items() if text}
+        self.storage_url = storage_url
+        # Without a configured secret (development), a random key: hashes then differ between
+        # processes, which only matters when several share Redis, i.e. in production.
+        self.key = (secret or secrets.token_urlsafe(32)).encode()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._limiter: SlidingWindowCounterRateLimiter | None = None
+
+    def client_key(self, address: str) -> str:
+        return hmac.new(self.key, address.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def _strategy(self) -> SlidingWindowCounterRateLimiter:
+        """One limiter per event loop: async storage clients belong to the loop that made them."""
+        loop = asyncio.get_running_loop()
+        if self._limiter is None or self._loop is not loop:
+            options = {}
+            if self.storage_url.startswith("async+redis"):
+                options = {
+                    "implementation": "redispy",
+                    "socket_timeout": REDIS_TIMEOUT_S,
+                    "socket_connect_timeout": REDIS_TIMEOUT_S,
+                }
+            storage: Storage = storage_from_string(self.storage_url, **options)
+            self._limiter = SlidingWindowCounterRateLimiter(storage)
+            self._loop = loop
+        return self._limiter
+
+    async def hit(self, name: str, address: str) -> Refusal | None:
+        """Count one request; a Refusal when it is over one of the limits called `name`.
+
+        A store that does not answer lets requests through (and says so in the log): the limits
+        protect the service, and should not take it down with them.
+        """
+        items = self.limits.get(name)
+        if not items:
+            return None
+        limiter = self._strategy()
+        client = self.client_key(address)
+        try:
+            for item in items:
+                if not await limiter.hit(item, "letter-campaign", name, client):
+                    stats = await limiter.get_window_stats(item, "letter-campaign", name, client)
+                    wait = max(1, math.ceil(stats.reset_time - time.time()))
+                    return Refusal(name, item, min(wait, item.get_expiry()))
+        except Exception as error:  # noqa: BLE001 (any failure of the store)
+            LOGGER.warning("rate limit store unavailable: %s", type(error).__name__)
+        return None
+
+
+def storage_url(redis_url: str) -> str:
+    if not redis_url:
+        return "async+memory://"
+    return redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
+
+
+def refusal_response(request: Request, refusal: Refusal) -> Response:
+    """429 naming the limit, with Retry-After: JSON for the API, a page for the forms."""
+    detail = (
+        f"rate limit {refusal.name!r} reached: at most {refusal.stated} of "
+        f"{DESCRIPTIONS[refusal.name]} from one client; try again in {refusal.retry_after} s"
+    )
+    if wants_json(request):
+        headers = {"Retry-After": str(refusal.retry_after)}
+        return JSONResponse({"detail": detail}, status_code=429, headers=headers)
+    if refusal.name == "login":
+        text = f"Too many login attempts from your connection: {detail}."
+    else:
+        text = gettext(
+            ui_language(request),
+            WAIT_TEXT,
+            limit=refusal.limit.amount,
+            minutes=max(1, refusal.limit.get_expiry() // 60),
+            seconds=refusal.retry_after,
+        )
+    return problem_page(request, 429, WAIT_HEADING, [text], refusal.retry_after)
+
+
+class RateLimit:
+    """ASGI middleware: counts the guarded requests before their body is read."""
+
+    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+        self.app = app
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        name = GUARDED.get((scope.get("method", ""), scope.get("path", "")))
+        if scope["type"] != "http" or name is None:
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        refusal = await self.limiter.hit(name, client[0] if client else "unknown")
+        if refusal is None:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        await refusal_response(request, refusal)(scope, receive, send)
