@@ -19,22 +19,16 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from app.campaign import Campaign, Recipient
-from app.pdf_parts import (
+from app.pdf_parts import FixedPack, build_fixed, compose, paint, plan, read_column
+from app.pdf_split import (
     HIDE_FIXED,
     HIDE_SUPPORTER,
     PLACEHOLDER_DAY,
-    FixedPack,
-    build_fixed,
-    compose,
-    fingerprint,
-    paint,
     placeholders,
-    plan,
-    read_column,
     split_is_clean,
-    system_font_files,
     without_fixed,
 )
+from app.pdf_watch import fingerprint, system_font_files
 from app.supporter import PNG_DATA_URL, Supporter
 
 DATE_LOCALES = {"en": "en_GB", "ru": "ru", "kk": "kk"}
