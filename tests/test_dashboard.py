@@ -196,7 +196,8 @@ def test_staff_pages_are_not_cached_and_load_nothing_from_elsewhere(app, staff_c
         assert not re.search(r"\son[a-z]+=", html)  # no inline event handlers
         links = re.findall(r'(?:src|href|action)="([^"]*)"', html)
         assert links and all(link.startswith(("/", "#")) for link in links), links
-    stylesheet = staff_client.get("/staff.css")
+    sheets = re.findall(r'href="(/assets/staff\.[0-9a-f]{12}\.css)"', html)
+    stylesheet = staff_client.get(sheets[0])
     assert stylesheet.status_code == 200 and "text/css" in stylesheet.headers["content-type"]
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from babel import Locale
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
@@ -89,17 +89,13 @@ PageSession = Annotated[StaffSession, Depends(page_session)]
 
 
 def _render(request: Request, name: str, context: dict, status: int = 200) -> Response:
+    context = {"static": request.app.state.assets.url, **context}
     return templates.TemplateResponse(request, name, context, status_code=status, headers=NO_STORE)
 
 
 def _refused(request: Request) -> Response:
     """A form without its CSRF token: a forged cross-site request, or a page left open too long."""
     return _render(request, "staff/refused.html", {}, status=403)
-
-
-@router.get("/staff.css")
-def stylesheet() -> FileResponse:
-    return FileResponse(TEMPLATES_DIR / "staff" / "staff.css", media_type="text/css")
 
 
 # --- logging in and out -------------------------------------------------------------------------
