@@ -49,13 +49,11 @@ def problem_page(
     request: Request, status: int, heading: str, paragraphs: list[str], retry_after: int
 ) -> HTMLResponse:
     """The page for a request the service could not answer, in the supporter's language."""
-    from app.routes.supporter import static_url
-
     lang = ui_language(request)
     html = render(
         lang,
         "problem.html",
-        static=static_url,
+        static=request.app.state.assets.url,
         site_name=request.app.state.campaign.case.title[lang],
         switcher=[],
         html_locale=BABEL_LOCALES[lang],

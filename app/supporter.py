@@ -91,6 +91,9 @@ class Drawn(BaseModel):
                 if width * height > MAX_SIGNATURE_PIXELS:
                     raise ValueError(f"is larger than {MAX_SIGNATURE_PIXELS} pixels")
                 image.verify()
+        except Image.DecompressionBombError:
+            # Pillow refuses to even open images far over its own cap: over ours too.
+            raise ValueError(f"is larger than {MAX_SIGNATURE_PIXELS} pixels") from None
         except ValueError:
             raise
         except Exception:

@@ -1,0 +1,155 @@
+"""Rate limits per client on making letters and on logging in: 429 with Retry-After and a message
+naming the limit; counted in process by default, and across instances when they share Redis;
+clients known only by a keyed hash that expires with the window."""
+
+import re
+import secrets
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.ratelimit import RateLimiter
+from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD
+from tests.staff_pages import csrf_token
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def limited(settings):
+    """Settings with small limits and a secret of their own, so that counters in Redis left by
+    another test (or another run) never meet this test's."""
+
+    def make(**changes: object):
+        return settings.model_copy(
+            update={
+                "rate_limit_letters": "3/minute",
+                "rate_limit_login": "2/minute",
+                "secret_key": secrets.token_urlsafe(32),
+                **changes,
+            }
+        )
+
+    return make
+
+
+def letters(client: TestClient, supporter_data: dict):
+    return client.post("/api/letters", json={**supporter_data, "recipients": ["ombudsman"]})
+
+
+def assert_refused(response, limit: str, amount: str) -> int:
+    assert response.status_code == 429
+    retry_after = int(response.headers["retry-after"])
+    assert 1 <= retry_after <= 60
+    assert f"rate limit '{limit}'" in response.json()["detail"]
+    assert f"at most {amount}" in response.json()["detail"]
+    return retry_after
+
+
+def test_the_fourth_pack_in_a_minute_is_refused_with_429_naming_the_limit(limited, supporter_data):
+    app = create_app(limited())
+    with TestClient(app) as client:
+        assert [letters(client, supporter_data).status_code for _ in range(3)] == [200] * 3
+        assert_refused(letters(client, supporter_data), "letters", "3 per 1 minute")
+        # Only letters are limited, and only for this client.
+        assert client.get("/api/stats").status_code == 200
+    with TestClient(app, client=("203.0.113.7", 40000)) as other:
+        assert letters(other, supporter_data).status_code == 200
+    app.state.engine.dispose()
+
+
+def test_the_form_shows_a_page_in_the_supporters_language_when_the_limit_is_reached(
+    limited, supporter_data
+):
+    app = create_app(limited(rate_limit_letters="1/minute"))
+    form = {**supporter_data, "recipients": "ombudsman", "signature_kind": "typed"}
+    form.pop("signature"), form.pop("message")
+    with TestClient(app) as client:
+        assert client.post("/letters?lang=ru", data=form).status_code == 200
+        refused = client.post("/letters/pdf?lang=ru", data=form)
+    assert refused.status_code == 429
+    assert refused.headers["content-type"].startswith("text/html")
+    assert 'lang="ru"' in refused.text and "не более 1 комплектов" in refused.text
+    assert refused.headers["retry-after"].isdigit()
+    app.state.engine.dispose()
+
+
+def test_login_attempts_are_limited_per_client_whatever_the_account(limited, staff_account):
+    app = create_app(limited())
+    with TestClient(app) as client:
+        statuses = []
+        for number in range(3):
+            token = csrf_token(client.get("/login").text)
+            attempt = {"email": f"guess{number}@example.org", "password": "x", "csrf_token": token}
+            statuses.append(client.post("/login", data=attempt))
+        assert [r.status_code for r in statuses[:2]] == [401, 401]
+        refused = statuses[2]
+        assert refused.status_code == 429
+        assert "login attempts" in refused.text and "at most 2 per 1 minute" in refused.text
+        assert refused.headers["retry-after"].isdigit()
+    # The right password from another address still gets in.
+    with TestClient(app, client=("198.51.100.4", 41000)) as colleague:
+        token = csrf_token(colleague.get("/login").text)
+        good = {"email": STAFF_EMAIL, "password": STAFF_PASSWORD, "csrf_token": token}
+        assert colleague.post("/login", data=good, follow_redirects=False).status_code == 303
+    app.state.engine.dispose()
+
+
+def test_two_instances_sharing_redis_count_together(limited, supporter_data):
+    settings = limited(redis_url=REDIS_URL)
+    first, second = create_app(settings), create_app(settings)
+    with TestClient(first) as a, TestClient(second) as b:
+        assert letters(a, supporter_data).status_code == 200
+        assert letters(b, supporter_data).status_code == 200
+        assert letters(a, supporter_data).status_code == 200
+        assert_refused(letters(b, supporter_data), "letters", "3 per 1 minute")
+        assert_refused(letters(a, supporter_data), "letters", "3 per 1 minute")
+    for app in (first, second):
+        app.state.engine.dispose()
+
+
+def test_without_redis_each_instance_counts_alone(limited, supporter_data):
+    settings = limited(rate_limit_letters="1/minute")
+    first, second = create_app(settings), create_app(settings)
+    with TestClient(first) as a, TestClient(second) as b:
+        assert letters(a, supporter_data).status_code == 200
+        assert letters(b, supporter_data).status_code == 200
+        assert_refused(letters(a, supporter_data), "letters", "1 per 1 minute")
+    for app in (first, second):
+        app.state.engine.dispose()
+
+
+def test_redis_keeps_no_address_and_forgets_the_client_with_the_window(limited, supporter_data):
+    settings = limited(redis_url=REDIS_URL)
+    app = create_app(settings)
+    address = "192.0.2.55"
+    with TestClient(app, client=(address, 42000)) as client:
+        assert letters(client, supporter_data).status_code == 200
+    app.state.engine.dispose()
+    store = redis.Redis.from_url(REDIS_URL)
+    hashed = RateLimiter({}, "async+memory://", settings.secret_key).client_key(address)
+    keys = [key.decode() for key in store.scan_iter(match=f"*{hashed}*")]
+    assert keys, "the limit was counted under the client's keyed hash"
+    everything = b" ".join(store.scan_iter(count=1000)) + b" ".join(
+        store.get(key) or b"" for key in keys
+    )
+    assert address.encode() not in everything
+    assert not re.search(rb"\b192\.0\.2\.55\b", everything)
+    for key in keys:
+        assert 0 < store.ttl(key) <= 2 * 60, "each counter expires with its window"
+
+
+def test_a_client_hash_needs_the_secret():
+    one = RateLimiter({}, "async+memory://", "a" * 32).client_key("192.0.2.1")
+    assert one == RateLimiter({}, "async+memory://", "a" * 32).client_key("192.0.2.1")
+    assert one != RateLimiter({}, "async+memory://", "b" * 32).client_key("192.0.2.1")
+    assert "192.0.2.1" not in one
+
+
+def test_an_unreachable_redis_lets_requests_through(limited, supporter_data):
+    app = create_app(limited(redis_url="redis://127.0.0.1:1/0", rate_limit_letters="1/minute"))
+    with TestClient(app) as client:
+        assert [letters(client, supporter_data).status_code for _ in range(2)] == [200, 200]
+    app.state.engine.dispose()
