@@ -3,7 +3,7 @@
 import base64
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -30,10 +30,12 @@ from app.pdf_split import (
 )
 from app.pdf_watch import fingerprint, system_font_files
 from app.supporter import PNG_DATA_URL, Supporter
+from app.variants import first as first_variants
 
 DATE_LOCALES = {"en": "en_GB", "ru": "ru", "kk": "kk"}
 HANDWRITING_FONT = "handwriting.ttf"
 LOGGER = logging.getLogger("letter_campaign.pdf")
+COLUMN_PAGE_HEIGHT = 40_000  # CSS px, about 10 m
 
 
 class RefusedURL(ValueError):
@@ -90,6 +92,7 @@ class PackToken:
     key: tuple
     lang: str
     has_message: bool
+    variants: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ class _Assets:
     stylesheet: CSS
     hide_supporter: CSS
     hide_fixed: CSS
-    fixed: dict[tuple[str, bool], FixedPack | None] = field(default_factory=dict)
+    fixed: dict[tuple, FixedPack | None] = field(default_factory=dict)
 
 
 class LetterRenderer:
@@ -175,10 +178,16 @@ class LetterRenderer:
         return self._assets.font_config
 
     def letters(
-        self, supporter: Supporter, recipients: Sequence[Recipient], today: date
+        self,
+        supporter: Supporter,
+        recipients: Sequence[Recipient],
+        today: date,
+        variants: Mapping[str, int] | None = None,
     ) -> list[Letter]:
-        """One HTML letter per official, from the same templates as the PDF."""
+        """One HTML letter per official, from the same templates as the PDF, with the variant
+        paragraphs chosen for this pack (app/variants.py; variant 1 of each when none given)."""
         lang = supporter.language
+        variant = dict(variants) if variants is not None else first_variants(self.campaign)
         locale = Locale.parse(DATE_LOCALES[lang])
         case = self.campaign.case
         paragraphs = supporter.message_paragraphs()
@@ -199,8 +208,11 @@ class LetterRenderer:
             },
             "message_paragraphs": paragraphs,
             "signature": supporter.signature.model_dump(),
+            "variant": variant,
         }
-        token = PackToken(self._current().key, lang, bool(paragraphs))
+        token = PackToken(
+            self._current().key, lang, bool(paragraphs), tuple(sorted(variant.items()))
+        )
         template = self.env.get_template(f"{lang}/letter.html.j2")
         return [
             Letter(
@@ -258,45 +270,60 @@ class LetterRenderer:
             or len(set(ids)) != len(ids)
         ):
             return None
-        fixed = self._fixed(assets, lang, token.has_message)
+        fixed = self._fixed(assets, lang, token.has_message, token.variants)
         if fixed is None or any(rid not in fixed.pages for rid in ids):
             return None
         first = letters[0]
         own = Letter(first.recipient, Markup(without_fixed(first.html, fixed.inner[ids[0]])))  # noqa: S704
-        document = self._document(self.pack_html([own], lang), assets, assets.hide_fixed)
+        document = self._document(
+            self.pack_html([own], lang), assets, assets.hide_fixed, fixed.column_css
+        )
         column = read_column(document)
         composition = plan(column, fixed, ids) if column else None
         if composition is None:
             return None
         return compose(fixed, paint(document, column, composition), composition)
 
-    def _fixed(self, assets: _Assets, lang: str, with_message: bool) -> FixedPack | None:
-        """The officials' fixed parts for this language, laid out on first use."""
-        slot = (lang, with_message)
+    def _fixed(
+        self, assets: _Assets, lang: str, with_message: bool, variants: tuple = ()
+    ) -> FixedPack | None:
+        """The officials' fixed parts for this language and variant choice, laid out on first
+        use (variant paragraphs may sit in the fixed parts)."""
+        slot = (lang, with_message, variants)
         if slot in assets.fixed:
             return assets.fixed[slot]
         with self._lock:
             if slot not in assets.fixed:
-                assets.fixed[slot] = self._build_fixed(assets, lang, with_message)
+                assets.fixed[slot] = self._build_fixed(assets, lang, with_message, variants)
                 if assets.fixed[slot] and not self._system_fonts:
                     # The first layout names the system fonts in use; watch them from now on.
                     self._system_fonts = system_font_files(assets.fixed[slot].families)
                     assets.key = self._key()
         return assets.fixed[slot]
 
-    def _build_fixed(self, assets: _Assets, lang: str, with_message: bool) -> FixedPack | None:
+    def _build_fixed(
+        self, assets: _Assets, lang: str, with_message: bool, chosen: tuple = ()
+    ) -> FixedPack | None:
         recipients = list(self.campaign.recipients)
         variants = [
-            self.letters(Supporter.model_validate(data), recipients, PLACEHOLDER_DAY)
+            self.letters(Supporter.model_validate(data), recipients, PLACEHOLDER_DAY, dict(chosen))
             for data in placeholders(lang, with_message)
         ]
         html = [[str(letter.html) for letter in letters] for letters in variants]
         if not split_is_clean(*html):
             LOGGER.warning("letter template for %s does not split into fixed parts", lang)
             return None
-        return build_fixed(
+        fixed = build_fixed(
             lambda source: self._document(source, assets, assets.hide_supporter),
             self.pack_html(variants[0], lang),
             {r.id: str(letter.html) for r, letter in zip(recipients, variants[0], strict=True)},
-            (assets.key, lang, with_message),
+            (assets.key, lang, with_message, chosen),
         )
+        if fixed is not None:
+            # The supporter's column is laid out once, on a page as wide as a letter's and
+            # tall enough for any message; pdf_flow then breaks it over the letters' pages.
+            fixed.column_css = CSS(
+                string=f"@page {{ size: {fixed.page_width}px {COLUMN_PAGE_HEIGHT}px; }}",
+                font_config=assets.font_config,
+            )
+        return fixed

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import pikepdf
+from weasyprint import CSS
 from weasyprint.document import Document, Page
 from weasyprint.formatting_structure import boxes
 
@@ -101,6 +102,9 @@ class FixedPack:
     geometry: dict[str, Geometry]
     page_top: float
     page_bottom: float
+    page_width: float = 0.0
+    content_width: float = 0.0
+    column_css: CSS | None = None
     families: set[str] = field(default_factory=set)
     inner: dict[str, list[str]] = field(default_factory=dict)
 
@@ -159,6 +163,8 @@ def build_fixed(
         geometry=geometry,
         page_top=page_box.content_box_y(),
         page_bottom=page_box.content_box_y() + page_box.height,
+        page_width=page_box.margin_width(),
+        content_width=page_box.width,
         families=families,
         inner={rid: fixed_inner_html(html) for rid, html in letters_html.items()},
     )
@@ -262,6 +268,8 @@ class Composition:
 
 def plan(column: Column, fixed: FixedPack, recipient_ids: Sequence[str]) -> Composition | None:
     """Placements for every letter, or None if any letter needs the full render."""
+    if column.page_box.width != fixed.content_width:
+        return None
     composition = Composition()
     cuts = {0, len(column.rows)}
     for recipient_id in recipient_ids:
@@ -293,6 +301,8 @@ def compose(fixed: FixedPack, parts_pdf: bytes, composition: Composition) -> byt
     base = pikepdf.open(io.BytesIO(fixed.pdf))
     parts = pikepdf.open(io.BytesIO(parts_pdf))
     forms = [base.copy_foreign(page.as_form_xobject()) for page in parts.pages]
+    # The supporter's column is laid out on a tall page; its pieces keep that page's height.
+    lift = _height(base.pages[0]) - _height(parts.pages[-1])
     head, pieces = forms[0], dict(zip(composition.pieces, forms[1:], strict=True))
     originals = list(base.pages)
     chosen = []
@@ -307,7 +317,7 @@ def compose(fixed: FixedPack, parts_pdf: bytes, composition: Composition) -> byt
             ops = []
             if number == 0:
                 names["/Sh"] = head
-                ops.append(b"q /Sh Do Q")
+                ops.append(f"q 1 0 0 1 0 {lift:.6f} cm /Sh Do Q".encode())
             for placement in placements:
                 if placement.page != number:
                     continue
@@ -315,7 +325,7 @@ def compose(fixed: FixedPack, parts_pdf: bytes, composition: Composition) -> byt
                     if placement.start <= span[0] and span[1] <= placement.end:
                         name = f"/Sp{index}"
                         names[name] = pieces[span]
-                        dy = -placement.dy * SCALE
+                        dy = lift - placement.dy * SCALE
                         ops.append(f"q 1 0 0 1 0 {dy:.6f} cm {name} Do Q".encode())
             _overlay(base, page, names, b"\n".join(ops))
         chosen.extend(pages)
@@ -325,6 +335,11 @@ def compose(fixed: FixedPack, parts_pdf: bytes, composition: Composition) -> byt
     out = io.BytesIO()
     base.save(out)
     return out.getvalue()
+
+
+def _height(page: pikepdf.Page) -> float:
+    box = [float(value) for value in page.MediaBox]
+    return box[3] - box[1]
 
 
 def _blank_like(pdf: pikepdf.Pdf, model: pikepdf.Page) -> pikepdf.Page:
