@@ -12,6 +12,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     model_validator,
 )
 
@@ -27,14 +28,20 @@ class Strict(BaseModel):
 
 
 class Translated(Strict):
-    """A text given in every letter language."""
+    """A text in each of the campaign's languages (campaign.yaml `languages`; all three unless
+    it says otherwise). Asked for a language the campaign lacks, it answers in English, else in
+    the first language it has, so a page in any UI language still shows the case."""
 
-    en: Text
-    ru: Text
-    kk: Text
+    en: Text | None = None
+    ru: Text | None = None
+    kk: Text | None = None
 
     def __getitem__(self, lang: str) -> str:
-        return getattr(self, lang)
+        text = getattr(self, lang, None) or self.en
+        return text or next(getattr(self, code) for code in LANGUAGES if getattr(self, code))
+
+    def missing(self, languages: "tuple[str, ...] | list[str]") -> list[str]:
+        return [lang for lang in languages if not getattr(self, lang)]
 
 
 class AddressAs(Strict):
@@ -70,8 +77,9 @@ class Recipient(Strict):
         return (today - self.verified).days > max_age_days
 
     @model_validator(mode="after")
-    def _every_language(self) -> "Recipient":
-        missing = [lang for lang in LANGUAGES if lang not in self.address_as]
+    def _every_language(self, info: ValidationInfo) -> "Recipient":
+        languages = (info.context or {}).get("languages", LANGUAGES)
+        missing = [lang for lang in languages if lang not in self.address_as]
         if missing:
             raise ValueError(f"address_as lacks {', '.join(missing)}")
         return self
@@ -88,14 +96,39 @@ class Source(Strict):
     published: date
 
 
+TRANSLATED_FIELDS = ("title", "prisoners", "summary", "letter_title", "subject")
+
+
 class CaseTexts(Strict):
     source: Source
+    languages: list[Language] = Field(default=list(LANGUAGES), min_length=1)
+    default_language: Language | None = None
+    # Variant paragraphs of the letter templates: name -> how many. Each pack picks one of each
+    # at random; the template gets `variant.<name>`, a number from 1.
+    variants: dict[
+        Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")],
+        Annotated[int, Field(ge=1, le=20)],
+    ] = Field(default_factory=dict)
     title: Translated
     prisoners: Translated
     summary: Translated
     letter_title: Translated
     subject: Translated
     demands: list[Demand] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _every_language(self) -> "CaseTexts":
+        if len(set(self.languages)) != len(self.languages):
+            raise ValueError("languages: a language is listed twice")
+        if self.default_language and self.default_language not in self.languages:
+            raise ValueError("default_language: not among languages")
+        return self
+
+    def untranslated(self) -> list[str]:
+        """Fields (as campaign.yaml paths) lacking one of the campaign's languages."""
+        texts = [(name, getattr(self, name)) for name in TRANSLATED_FIELDS]
+        texts += [(f"demands.{i}.text", d.text) for i, d in enumerate(self.demands)]
+        return [f"{name}.{lang}" for name, text in texts for lang in text.missing(self.languages)]
 
 
 class RecipientsFile(Strict):
@@ -123,6 +156,22 @@ class Campaign:
     @property
     def templates_dir(self) -> Path:
         return self.directory / "letter_templates"
+
+    @property
+    def languages(self) -> tuple[Language, ...]:
+        """The letter languages this campaign has texts and templates for."""
+        return tuple(self.case.languages)
+
+    @property
+    def default_language(self) -> Language:
+        """The letter language a fresh form offers: campaign.yaml's choice, else its first."""
+        return self.case.default_language or self.case.languages[0]
+
+    def text_language(self, lang: str) -> Language:
+        """The campaign's language for texts shown in UI language `lang`."""
+        if lang in self.languages:
+            return lang  # type: ignore[return-value]
+        return "en" if "en" in self.languages else self.default_language
 
     def recipient(self, recipient_id: str) -> Recipient | None:
         return next((r for r in self.recipients if r.id == recipient_id), None)
@@ -170,10 +219,10 @@ def _describe(path: Path, data: object, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def _validate(model: type[BaseModel], path: Path) -> BaseModel:
+def _validate(model: type[BaseModel], path: Path, context: dict | None = None) -> BaseModel:
     data = _read_yaml(path)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         raise CampaignError(_describe(path, data, exc)) from None
 
@@ -183,8 +232,12 @@ def load_campaign(directory: Path) -> Campaign:
     directory = directory.resolve()
     recipients_path = directory / "recipients.yaml"
     case_path = directory / "campaign.yaml"
-    recipients = _validate(RecipientsFile, recipients_path).recipients  # type: ignore[attr-defined]
     case: CaseTexts = _validate(CaseTexts, case_path)  # type: ignore[assignment]
+    untranslated = case.untranslated()
+    if untranslated:
+        raise CampaignError(f"{case_path}: field {untranslated[0]}: Field required")
+    context = {"languages": tuple(case.languages)}
+    recipients = _validate(RecipientsFile, recipients_path, context).recipients  # type: ignore[attr-defined]
 
     ids = [r.id for r in recipients]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
@@ -204,7 +257,7 @@ def load_campaign(directory: Path) -> Campaign:
         raise CampaignError(
             f"{case_path}: demand {uncarried[0]}, field number: no recipient's letter carries it"
         )
-    for lang in LANGUAGES:
+    for lang in case.languages:
         template = directory / "letter_templates" / lang / "letter.html.j2"
         if not template.is_file():
             raise CampaignError(f"{template}: letter template for {lang!r} not found")

@@ -12,9 +12,10 @@ from pathlib import Path
 from jinja2 import TemplateError, TemplateSyntaxError
 from weasyprint import HTML
 
-from app.campaign import LANGUAGES, Campaign
+from app.campaign import Campaign
 from app.pdf import LetterRenderer
 from app.supporter import Supporter
+from app.variants import first
 
 PROOF_SUPPORTER = {
     "name": "Әсел Нұрғалиқызы Жүсіпова-Ğabdulla",
@@ -67,16 +68,37 @@ def _window_overflow(document, recipient_ids: list[str]) -> list[tuple[str, str]
     return overflowing
 
 
+def _variants_used(
+    renderer: LetterRenderer, supporter: Supporter, today: date, template: Path
+) -> list[Problem]:
+    """Every variant of every paragraph renders (StrictUndefined) and changes the letter: a
+    template that ignores a variant campaign.yaml declares would send identical letters."""
+    campaign = renderer.campaign
+    base = first(campaign)
+    plain = [str(letter.html) for letter in renderer.letters(supporter, campaign.recipients, today)]
+    problems = []
+    for name, count in campaign.case.variants.items():
+        for number in range(2, count + 1):
+            choice = {**base, name: number}
+            letters = renderer.letters(supporter, campaign.recipients, today, choice)
+            if [str(letter.html) for letter in letters] == plain:
+                problems.append(
+                    Problem(str(template), f"variant {name} {number} is the same as variant 1")
+                )
+    return problems
+
+
 def check_campaign(renderer: LetterRenderer, proofs_dir: Path | None, today: date) -> list[Problem]:
     """All problems found; writes proof-<lang>.pdf into proofs_dir when given."""
     campaign: Campaign = renderer.campaign
     recipients_file = campaign.directory / "recipients.yaml"
     problems: list[Problem] = []
-    for lang in LANGUAGES:
+    for lang in campaign.languages:
         template = campaign.templates_dir / lang / "letter.html.j2"
         supporter = Supporter.model_validate({**PROOF_SUPPORTER, "language": lang})
         try:
             letters = renderer.letters(supporter, campaign.recipients, today)
+            problems += _variants_used(renderer, supporter, today, template)
         except TemplateSyntaxError as exc:
             problems.append(Problem(f"{exc.filename or template}:{exc.lineno}", exc.message or ""))
             continue
