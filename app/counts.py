@@ -1,30 +1,110 @@
-"""Counting letters: the public counter and the staff dashboard's figures.
+"""Counting letters: the running counts, the public counter and the staff dashboard's figures.
 
-Every figure is an aggregate query (COUNT/SUM ... GROUP BY): the database counts, Python only
-arranges a handful of grouped rows, so the figures stay exact and quick with millions of letters.
+Letters are counted as they are written: recording or confirming letters adds to two small
+tables (LetterTotal, LetterDay) in the same transaction as the letter rows, so a crash leaves both
+or neither. Every figure is read from those tables, whose size depends on the officials,
+languages, countries and days, never on the number of letters. `differences` compares them with
+a direct count over the rows; `recount` rebuilds them from the rows (after a bulk load).
 """
 
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from time import monotonic
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import BigInteger, Connection, Select, case, func, literal, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    Select,
+    delete,
+    event,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.campaign import Campaign
-from app.models import Letter, OfflineLetters
+from app.db import READ_ONLY
+from app.models import Letter, LetterDay, LetterTotal, OfflineLetters
+
+PUBLIC_MAX_AGE_S = 5.0
+"""How old the public counter may be when letters are written by another process."""
+
+Event = tuple[str, str, str, date]
+"""A letter generated or confirmed posted: official, letter language, country, day."""
+
+_CHANGED = "letter_counts_changed"
+_public: "WeakKeyDictionary[Engine, tuple[float, dict[str, tuple[int, int]]]]" = WeakKeyDictionary()
 
 
-def public_stats(session: Session, campaign: Campaign) -> dict:
-    """Generated and posted letters, in total and per official (every official listed)."""
-    rows = session.execute(
+def add_to_counts(session: Session, events: Sequence[Event], column: str) -> None:
+    """Add letters to the running counts (`column` is "generated" or "sent"), in the caller's
+    transaction. Rows are upserted in key order, so concurrent writers lock them in the same
+    order and cannot deadlock each other."""
+    if not events:
+        return
+    totals = Counter((rid, language, country) for rid, language, country, _ in events)
+    days = Counter((day, rid) for rid, _, _, day in events)
+    _upsert(session, LetterTotal, ("recipient_id", "language", "country"), totals, column)
+    _upsert(session, LetterDay, ("day", "recipient_id"), days, column)
+    session.info[_CHANGED] = True
+
+
+def _upsert(
+    session: Session, model: type, keys: tuple[str, ...], counts: Counter, column: str
+) -> None:
+    table = model.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = [
+        {**dict(zip(keys, key, strict=True)), "generated": 0, "sent": 0, column: number}
+        for key, number in sorted(counts.items())
+    ]
+    statement = make(table).values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys), set_={column: table.c[column] + statement.excluded[column]}
+    )
+    session.execute(statement)
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_public_counts(session: Session) -> None:
+    """This process's own letters show on its counter at once, not a few seconds later."""
+    if session.info.pop(_CHANGED, False):
+        _public.pop(session.get_bind(), None)  # type: ignore[call-overload]
+
+
+def _online_by_official(connection: Connection | Session) -> dict[str, tuple[int, int]]:
+    rows = connection.execute(
         select(
-            Letter.recipient_id,
-            func.count(),
-            func.count(case((Letter.sent_on.is_not(None), 1))),
-        ).group_by(Letter.recipient_id)
-    ).all()
-    by_id = {recipient_id: (generated, sent) for recipient_id, generated, sent in rows}
+            LetterTotal.recipient_id, func.sum(LetterTotal.generated), func.sum(LetterTotal.sent)
+        ).group_by(LetterTotal.recipient_id)
+    )
+    return {rid: (_total(generated), _total(sent)) for rid, generated, sent in rows}
+
+
+def public_stats(engine: Engine, campaign: Campaign) -> dict:
+    """Generated and posted letters, in total and per official (every official listed).
+
+    Kept in this process for PUBLIC_MAX_AGE_S seconds: every page view asks for it, and under
+    heavy load a count a few seconds old is good enough (the page says so); the dashboard is
+    exact. Read in a transaction of its own that never waits for writers.
+    """
+    cached = _public.get(engine)
+    asked = monotonic()
+    if cached is None or asked - cached[0] >= PUBLIC_MAX_AGE_S:
+        with engine.connect() as connection:
+            connection.execution_options(**READ_ONLY)
+            cached = (asked, _online_by_official(connection))
+        _public[engine] = cached
+    by_id = cached[1]
     recipients = [
         {"id": r.id, "generated": by_id.get(r.id, (0, 0))[0], "sent": by_id.get(r.id, (0, 0))[1]}
         for r in campaign.recipients
@@ -84,14 +164,7 @@ def _total(value: object) -> int:
 
 def by_official(session: Session, campaign: Campaign) -> list[Tally]:
     """Every official of the campaign in campaign order, then any id only the database knows."""
-    online = {
-        rid: (generated, posted)
-        for rid, generated, posted in session.execute(
-            select(Letter.recipient_id, func.count(), func.count(Letter.sent_on)).group_by(
-                Letter.recipient_id
-            )
-        )
-    }
+    online = _online_by_official(session)
     paper = {
         rid: _total(count)
         for rid, count in session.execute(
@@ -109,20 +182,21 @@ def by_official(session: Session, campaign: Campaign) -> list[Tally]:
 
 
 def _grouped(session: Session, column) -> list[Tally]:  # type: ignore[no-untyped-def]
+    generated = func.sum(LetterTotal.generated)
     rows = session.execute(
-        select(column, func.count(), func.count(Letter.sent_on))
+        select(column, generated, func.sum(LetterTotal.sent))
         .group_by(column)
-        .order_by(func.count().desc(), column)
+        .order_by(generated.desc(), column)
     )
-    return [Tally(key, generated, posted) for key, generated, posted in rows]
+    return [Tally(key, _total(g), _total(s)) for key, g, s in rows]
 
 
 def by_language(session: Session) -> list[Tally]:
-    return _grouped(session, Letter.language)
+    return _grouped(session, LetterTotal.language)
 
 
 def by_country(session: Session) -> list[Tally]:
-    return _grouped(session, Letter.country)
+    return _grouped(session, LetterTotal.country)
 
 
 def daily_statement(since: date | None = None, per_official: bool = True) -> Select:
@@ -130,33 +204,25 @@ def daily_statement(since: date | None = None, per_official: bool = True) -> Sel
 
     One statement, so the export can stream it through a server-side cursor.
     """
-    zero = literal(0)
-
-    def part(day, rid, generated, posted, paper) -> Select:  # type: ignore[no-untyped-def]
-        statement = (
-            select(
-                day.label("day"),
-                rid.label("rid"),
-                generated.cast(BigInteger).label("generated"),
-                posted.cast(BigInteger).label("posted"),
-                paper.cast(BigInteger).label("paper"),
-            )
-            .where(day.is_not(None))
-            .group_by(day, rid)
-        )
-        return statement if since is None else statement.where(day >= since)
-
-    rows = union_all(
-        part(Letter.generated_on, Letter.recipient_id, func.count(), zero, zero),
-        part(Letter.sent_on, Letter.recipient_id, zero, func.count(), zero),
-        part(
-            OfflineLetters.collected_on,
-            OfflineLetters.recipient_id,
-            zero,
-            zero,
-            func.sum(OfflineLetters.count),
-        ),
-    ).subquery()
+    zero = literal(0).cast(BigInteger)
+    online = select(
+        LetterDay.day.label("day"),
+        LetterDay.recipient_id.label("rid"),
+        LetterDay.generated.cast(BigInteger).label("generated"),
+        LetterDay.sent.cast(BigInteger).label("posted"),
+        zero.label("paper"),
+    )
+    paper = select(
+        OfflineLetters.collected_on.label("day"),
+        OfflineLetters.recipient_id.label("rid"),
+        zero.label("generated"),
+        zero.label("posted"),
+        func.sum(OfflineLetters.count).cast(BigInteger).label("paper"),
+    ).group_by(OfflineLetters.collected_on, OfflineLetters.recipient_id)
+    if since is not None:
+        online = online.where(LetterDay.day >= since)
+        paper = paper.where(OfflineLetters.collected_on >= since)
+    rows = union_all(online, paper).subquery()
     keys = [rows.c.day, rows.c.rid] if per_official else [rows.c.day]
     sums = [func.sum(rows.c[k]).cast(BigInteger) for k in ("generated", "posted", "paper")]
     return select(*keys, *sums).group_by(*keys).order_by(*keys)
@@ -165,7 +231,7 @@ def daily_statement(since: date | None = None, per_official: bool = True) -> Sel
 def per_day(session: Session, since: date, until: date) -> list[DayCount]:
     """Every day from `since` to `until`, days without letters as zeros."""
     found = {
-        day: (generated, posted, paper)
+        day: (int(generated), int(posted), int(paper))
         for day, generated, posted, paper in session.execute(
             daily_statement(since, per_official=False)
         )
@@ -179,7 +245,7 @@ def per_day(session: Session, since: date, until: date) -> list[DayCount]:
 
 
 def first_day(session: Session) -> date | None:
-    first_online = session.scalar(select(func.min(Letter.generated_on)))
+    first_online = session.scalar(select(func.min(LetterDay.day)).where(LetterDay.generated > 0))
     first_paper = session.scalar(select(func.min(OfflineLetters.collected_on)))
     return min((d for d in (first_online, first_paper) if d is not None), default=None)
 
@@ -191,6 +257,8 @@ def dashboard_figures(
     with each other even while letters are being recorded."""
     if session.get_bind().dialect.name == "postgresql":
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    else:
+        session.connection(execution_options=READ_ONLY)
     officials = by_official(session, campaign)
     total = Tally(
         "all",
@@ -221,8 +289,71 @@ class DailyRow:
 
 def stream_daily_rows(connection: Connection) -> Iterator[DailyRow]:
     """Day-by-official rows through a server-side cursor, a batch at a time."""
+    if not connection.in_transaction():
+        connection.execution_options(**READ_ONLY)
     result = connection.execute(
         daily_statement(), execution_options={"stream_results": True, "yield_per": 1000}
     )
     for day, rid, generated, posted, paper in result:
         yield DailyRow(day, rid, int(generated), int(posted), int(paper))
+
+
+# --- checking and rebuilding the running counts ---------------------------------------------------
+
+
+def _direct_totals() -> Select:
+    return select(
+        Letter.recipient_id,
+        Letter.language,
+        Letter.country,
+        func.count(),
+        func.count(Letter.sent_on),
+    ).group_by(Letter.recipient_id, Letter.language, Letter.country)
+
+
+def _direct_days() -> Select:
+    generated = select(
+        Letter.generated_on.label("day"),
+        Letter.recipient_id.label("rid"),
+        func.count().label("generated"),
+        literal(0).label("sent"),
+    ).group_by(Letter.generated_on, Letter.recipient_id)
+    sent = (
+        select(Letter.sent_on, Letter.recipient_id, literal(0), func.count())
+        .where(Letter.sent_on.is_not(None))
+        .group_by(Letter.sent_on, Letter.recipient_id)
+    )
+    events = union_all(generated, sent).subquery()
+    return select(
+        events.c.day, events.c.rid, func.sum(events.c.generated), func.sum(events.c.sent)
+    ).group_by(events.c.day, events.c.rid)
+
+
+def differences(connection: Connection | Session) -> list[str]:
+    """Where the running counts disagree with a count over the letter rows; empty if nowhere.
+
+    Reads every letter: for tests, the benchmark and checks by hand, never for a page.
+    """
+    found = []
+    for name, direct, kept in (
+        ("totals", _direct_totals(), select(LetterTotal.__table__)),
+        ("days", _direct_days(), select(LetterDay.__table__)),
+    ):
+        rows = {tuple(r[:-2]): (int(r[-2]), int(r[-1])) for r in connection.execute(direct)}
+        counts = {tuple(r[:-2]): (int(r[-2]), int(r[-1])) for r in connection.execute(kept)}
+        counts = {key: value for key, value in counts.items() if value != (0, 0)}
+        for key in sorted(rows.keys() | counts.keys(), key=str):
+            if rows.get(key, (0, 0)) != counts.get(key, (0, 0)):
+                found.append(f"{name} {key}: rows {rows.get(key)}, kept {counts.get(key)}")
+    return found
+
+
+def recount(connection: Connection) -> None:
+    """Rebuild the running counts from the letter rows, e.g. after letters were bulk-loaded
+    without them. Run it while nothing else writes letters."""
+    connection.execute(delete(LetterTotal))
+    connection.execute(delete(LetterDay))
+    totals = ["recipient_id", "language", "country", "generated", "sent"]
+    connection.execute(insert(LetterTotal).from_select(totals, _direct_totals()))
+    days = ["day", "recipient_id", "generated", "sent"]
+    connection.execute(insert(LetterDay).from_select(days, _direct_days()))

@@ -14,6 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 0x4C45545445  # any constant shared by every instance of this service
+READ_ONLY = {"read_only": True}
+"""Execution options for a transaction that only reads: on SQLite it begins deferred, so it reads
+a snapshot without taking the write lock (in WAL mode readers and the writer do not wait)."""
 
 
 class SchemaBehind(RuntimeError):
@@ -43,8 +46,10 @@ def make_engine(url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
         # Take the write lock at BEGIN: a deferred transaction that later writes can fail with
-        # "database is locked" without waiting for the busy timeout.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # "database is locked" without waiting for the busy timeout. Reads marked READ_ONLY
+        # never write, so they begin deferred and do not queue behind writers.
+        reading = connection.get_execution_options().get("read_only", False)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app.campaign import Recipient
+from app.counts import add_to_counts
 from app.models import Letter
 
 
@@ -52,6 +53,8 @@ def _insert(
             for recipient in recipients
         ],
     )
+    counted = [(recipient.id, language, country, today) for recipient in recipients]
+    add_to_counts(session, counted, "generated")
 
 
 def record_pack(
@@ -96,16 +99,20 @@ def confirm_posted(
     session: Session, token: str, today: date, recipient_ids: Sequence[str] | None = None
 ) -> PostedCount:
     """Mark letters posted. A letter already marked keeps its first date, so confirming twice,
-    or from two requests at once, counts once: the update only touches rows still unsent."""
+    or from two requests at once, counts once: the update only touches rows still unsent, and
+    the running counts grow by exactly the rows it returns, in the same transaction."""
     hashed = token_hash(token)
     statement = (
         update(Letter)
         .where(Letter.token_hash == hashed, Letter.sent_on.is_(None))
         .values(sent_on=today)
+        .returning(Letter.recipient_id, Letter.language, Letter.country)
+        .execution_options(synchronize_session=False)
     )
     if recipient_ids is not None:
         statement = statement.where(Letter.recipient_id.in_(list(recipient_ids)))
-    session.execute(statement)
+    changed = session.execute(statement).all()
+    add_to_counts(session, [(rid, lang, country, today) for rid, lang, country in changed], "sent")
     return posted_count(session, token)
 
 

@@ -30,6 +30,32 @@ class Letter(Base):
     __table_args__ = (Index("ix_letters_generated_on_recipient", "generated_on", "recipient_id"),)
 
 
+class LetterTotal(Base):
+    """Running totals of online letters per official, letter language and country, written in the
+    same transaction as the letter rows they count, so the public counter and the dashboard read a
+    few hundred rows however many millions of letters there are."""
+
+    __tablename__ = "letter_totals"
+
+    recipient_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    language: Mapped[str] = mapped_column(String(2), primary_key=True)
+    country: Mapped[str] = mapped_column(String(2), primary_key=True)
+    generated: Mapped[int] = mapped_column(Integer, default=0)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LetterDay(Base):
+    """Letters generated and confirmed posted per day and official (posted on the day of the
+    confirmation), kept like LetterTotal: the chart and the CSV export read these rows."""
+
+    __tablename__ = "letter_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    recipient_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    generated: Mapped[int] = mapped_column(Integer, default=0)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class OfflineLetters(Base):
     """Letters collected on paper at an event, entered by staff."""
 

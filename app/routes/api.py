@@ -153,9 +153,10 @@ def letters_sent(
 
 
 @router.get("/api/stats", response_model=Stats)
-def stats(request: Request, session: Session = Depends(get_session)) -> Response:
-    """Public aggregate counts: letters generated and posted, in total and per official."""
-    figures = public_stats(session, request.app.state.campaign)
+def stats(request: Request) -> Response:
+    """Public aggregate counts: letters generated and posted, in total and per official. They may
+    be a few seconds old when letters are being written through other server processes."""
+    figures = public_stats(request.app.state.engine, request.app.state.campaign)
     body = Stats(
         generated=figures["generated"],
         sent=figures["sent"],

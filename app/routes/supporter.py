@@ -89,7 +89,7 @@ def _page(
 
 
 def _counter(session: Session, request: Request) -> dict:
-    stats = public_stats(session, request.app.state.campaign)
+    stats = public_stats(request.app.state.engine, request.app.state.campaign)
     goal = request.app.state.settings.campaign_goal
     return {"sent": stats["sent"], "generated": stats["generated"], "goal": goal}
 
