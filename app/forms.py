@@ -5,6 +5,7 @@ Nothing is kept between requests: each step posts every value again.
 """
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -14,7 +15,6 @@ from app.campaign import Campaign, Recipient, UnknownRecipient
 from app.i18n import N_
 from app.supporter import Supporter
 
-DEFAULT_LETTER_LANGUAGE = "ru"
 SIGNATURE_KINDS = ("drawn", "typed", "none")
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
 FIELDS = ("name", "street", "postcode", "city", "country", "language", "recipients", "message")
@@ -33,6 +33,9 @@ MESSAGES: dict[tuple[str, str | None], str] = {
     ("country", None): N_("Choose your country from the list."),
     ("language", None): N_("Choose the language of your letters."),
     ("recipients", None): N_("Choose at least one official from the list."),
+    ("recipients", "paused"): N_(
+        "Letters to one of the officials you chose are paused for now; choose among the others."
+    ),
     ("message", None): N_("Your message cannot contain control characters."),
     ("message", "string_too_long"): N_(
         "Your message has %(length)s characters; it can have at most %(max)s."
@@ -72,16 +75,22 @@ class SupporterForm:
     postcode: str = ""
     city: str = ""
     country: str = ""
-    language: str = DEFAULT_LETTER_LANGUAGE
+    language: str = ""
     recipients: list[str] = field(default_factory=list)
     message: str = ""
     signature_kind: str = "typed"
     signature_image: str = ""
+    variants: str = ""
 
     @classmethod
-    def blank(cls, campaign: Campaign) -> "SupporterForm":
-        """A fresh form: every official ticked, letters in Russian, signed in typed script."""
-        return cls(recipients=[r.id for r in campaign.recipients])
+    def blank(cls, campaign: Campaign, paused: Mapping[str, str] | None = None) -> "SupporterForm":
+        """A fresh form: every official not paused ticked, letters in the campaign's default
+        language, signed in typed script."""
+        paused = paused or {}
+        return cls(
+            language=campaign.default_language,
+            recipients=[r.id for r in campaign.recipients if r.id not in paused],
+        )
 
     @classmethod
     def from_form(cls, form: FormData) -> "SupporterForm":
@@ -100,6 +109,7 @@ class SupporterForm:
             message=text("message").replace("\r\n", "\n").replace("\r", "\n"),
             signature_kind=text("signature_kind"),
             signature_image=text("signature_image") if text("signature_kind") == "drawn" else "",
+            variants=text("variants"),
         )
 
     def schema_data(self) -> dict:
@@ -126,6 +136,7 @@ class SupporterForm:
         fields.append(("signature_kind", self.signature_kind))
         if self.signature_kind == "drawn":
             fields.append(("signature_image", self.signature_image))
+        fields.append(("variants", self.variants))
         return fields
 
 
@@ -160,8 +171,11 @@ def _error_for(error: dict, form: SupporterForm) -> tuple[str, FieldError]:
     return name, FieldError(MESSAGES.get((name, kind)) or MESSAGES[(name, None)], values)
 
 
-def check(form: SupporterForm, campaign: Campaign) -> Checked:
-    """Validate with the supporter schema and the campaign's officials."""
+def check(
+    form: SupporterForm, campaign: Campaign, paused: Mapping[str, str] | None = None
+) -> Checked:
+    """Validate with the supporter schema, the campaign's languages and its officials not
+    paused."""
     errors: dict[str, FieldError] = {}
     supporter = None
     try:
@@ -170,6 +184,8 @@ def check(form: SupporterForm, campaign: Campaign) -> Checked:
         for error in exc.errors(include_input=False, include_url=False):
             name, problem = _error_for(error, form)
             errors.setdefault(name, problem)
+    if supporter is not None and supporter.language not in campaign.languages:
+        errors.setdefault("language", FieldError(MESSAGES[("language", None)]))
     recipients: list[Recipient] = []
     if not form.recipients:
         errors.setdefault("recipients", FieldError(MESSAGES[("recipients", None)]))
@@ -178,6 +194,8 @@ def check(form: SupporterForm, campaign: Campaign) -> Checked:
             recipients = campaign.choose(form.recipients)
         except UnknownRecipient:
             errors.setdefault("recipients", FieldError(MESSAGES[("recipients", None)]))
+        if any(r.id in (paused or {}) for r in recipients):
+            errors.setdefault("recipients", FieldError(MESSAGES[("recipients", "paused")]))
     if errors:
         return Checked(None, [], errors)
     return Checked(supporter, recipients, {})

@@ -14,7 +14,7 @@ from app.errors import forget_broken_connections, install_error_handlers
 from app.logs import log_requests
 from app.pdf import LetterRenderer
 from app.ratelimit import RateLimit, RateLimiter, storage_url
-from app.routes import api, assets, dashboard, health, supporter
+from app.routes import api, assets, dashboard, health, steering, supporter
 from app.security import BodyLimit, SecurityHeaders
 from app.settings import Settings
 
@@ -57,5 +57,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(assets.router)
     app.include_router(api.router)
     app.include_router(dashboard.router)
+    app.include_router(steering.router)
     app.include_router(supporter.router)
     return app

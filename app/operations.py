@@ -31,11 +31,12 @@ class Status:
 
     def message_in(self, lang: str) -> str:
         """The message in the UI language, else in English, else in any language given."""
-        return (
-            self.message.get(lang)
-            or self.message.get("en")
-            or next(iter(self.message.values()), "")
-        )
+        return in_language(self.message, lang)
+
+
+def in_language(texts: dict[str, str], lang: str) -> str:
+    """A text staff gave per UI language: in `lang`, else English, else any given."""
+    return texts.get(lang) or texts.get("en") or next(iter(texts.values()), "")
 
 
 def now() -> datetime:
@@ -158,4 +159,57 @@ def audit_log(session: Session, limit: int = 200) -> list[AuditEntry]:
         session.scalars(
             select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
         )
+    )
+
+
+class PausedRecipient(ValueError):
+    """A request named an official staff have paused; the reason says why."""
+
+    def __init__(self, recipient_id: str, reason: str) -> None:
+        super().__init__(f"official {recipient_id!r} is paused: {reason}")
+        self.recipient_id, self.reason = recipient_id, reason
+
+
+def choose_writable(session: Session, campaign: Campaign, ids: list[str]) -> list[Recipient]:
+    """The officials a request names, or every official not paused when it names none.
+
+    Read from the database on every request, so a pause made on any instance holds at once."""
+    paused = paused_officials(session)
+    chosen = campaign.choose(ids)
+    if not ids:
+        chosen = [r for r in chosen if r.id not in paused]
+        if not chosen:
+            first = campaign.recipients[0].id
+            raise PausedRecipient(first, paused.get(first, ""))
+    for recipient in chosen:
+        if recipient.id in paused:
+            raise PausedRecipient(recipient.id, paused[recipient.id])
+    return chosen
+
+
+@dataclass(frozen=True)
+class StaffView:
+    """What the dashboard shows of the campaign's steering."""
+
+    status: Status
+    paused: dict[str, str]
+    stale: list[Recipient]
+    replies_by_official: dict[str, list[Reply]]
+    updates: list[CaseUpdate]
+    audit: list[AuditEntry]
+
+
+def staff_view(
+    session: Session, campaign: Campaign, today: date, stale_after_days: int
+) -> StaffView:
+    by_official: dict[str, list[Reply]] = {r.id: [] for r in campaign.recipients}
+    for reply in replies(session):
+        by_official.setdefault(reply.recipient_id, []).append(reply)
+    return StaffView(
+        status=campaign_status(session),
+        paused=paused_officials(session),
+        stale=[r for r in campaign.recipients if r.is_stale(today, stale_after_days)],
+        replies_by_official=by_official,
+        updates=updates(session),
+        audit=audit_log(session),
     )

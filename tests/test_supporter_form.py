@@ -160,6 +160,7 @@ def test_the_preview_shows_each_letter_as_the_letter_templates_render_it(
     client, typed, renderer, campaign
 ):
     from app.supporter import Supporter
+    from app.variants import decode as decode_variants
 
     shown = preview(client, typed)
     sheets = shown.all(".sheet .letter")
@@ -172,7 +173,12 @@ def test_the_preview_shows_each_letter_as_the_letter_templates_render_it(
             "signature": {"kind": "typed"},
         }
     )
-    expected = renderer.letters(supporter, campaign.choose(typed["recipients"]), date.today())
+    carried = shown.all('#decide input[name="variants"]')[0].get("value")
+    variants = decode_variants(carried, campaign)
+    assert variants is not None, "the preview carries its variant paragraphs to the download"
+    expected = renderer.letters(
+        supporter, campaign.choose(typed["recipients"]), date.today(), variants
+    )
     for letter in expected:
         assert str(letter.html) in shown.html
     sheets = [link.get("href") for link in shown.all('link[rel="stylesheet"]')]

@@ -12,10 +12,12 @@ from app.budget import within_budget
 from app.campaign import Campaign, UnknownRecipient
 from app.counts import public_stats
 from app.db import get_session
-from app.i18n import render
+from app.i18n import negotiate, render
 from app.letters import UnknownToken, confirm_posted, record_pack
+from app.operations import PausedRecipient, campaign_status, choose_writable, paused_officials
 from app.pdf import LetterRenderer
 from app.supporter import Supporter
+from app.variants import pick as pick_variants
 
 router = APIRouter(tags=["API"])
 
@@ -33,6 +35,8 @@ class Official(BaseModel):
     name: str
     address: Address
     phone: str | None = None
+    paused: bool = False
+    paused_reason: str | None = None
 
 
 class PostedCounts(BaseModel):
@@ -67,10 +71,23 @@ class NotFound(BaseModel):
     detail: str
 
 
+class NotOpen(BaseModel):
+    detail: str
+    state: str
+    message: dict[str, str]
+
+
+def _problem(field: str, msg: str, kind: str) -> JSONResponse:
+    problem = Problem(loc=["body", field], msg=msg, type=kind)
+    return JSONResponse({"detail": [problem.model_dump()]}, status_code=422)
+
+
 @router.get("/api/recipients", response_model=list[Official])
-def recipients(request: Request) -> list[Official]:
-    """The officials a supporter can write to, in campaign order, as the report lists them."""
+def recipients(request: Request, session: Session = Depends(get_session)) -> list[Official]:
+    """The officials, in campaign order, as the report lists them; those staff have paused are
+    marked, with the reason, and take no letters for now."""
     campaign: Campaign = request.app.state.campaign
+    paused = paused_officials(session)
     return [
         Official(
             id=r.id,
@@ -78,6 +95,8 @@ def recipients(request: Request) -> list[Official]:
             name=r.name,
             address=Address(street=r.street, postcode=r.postcode, city=r.city, country=r.country),
             phone=r.phone,
+            paused=r.id in paused,
+            paused_reason=paused.get(r.id),
         )
         for r in campaign.recipients
     ]
@@ -99,28 +118,55 @@ def recipients(request: Request) -> list[Official]:
                 }
             },
         },
-        422: {"model": Problems, "description": "The invalid fields, each named in `loc`."},
+        409: {
+            "model": NotOpen,
+            "description": "The campaign is paused or closed; `detail` is staff's message.",
+        },
+        422: {
+            "model": Problems,
+            "description": "The invalid fields, each named in `loc`; an official who is paused "
+            "is refused under `recipients`, with the reason.",
+        },
     },
 )
 def create_letters(
     supporter: Supporter, request: Request, session: Session = Depends(get_session)
 ) -> Response:
     """Renders the letters and counts them: one anonymous row per letter (official, language,
-    country, day, token). Nothing else of the request is kept."""
+    country, day, token). Nothing else of the request is kept. Officials staff have paused are
+    left out of "all" (`recipients` empty) and refused when named."""
     campaign: Campaign = request.app.state.campaign
-    try:
-        chosen = campaign.choose(supporter.recipients)
-    except UnknownRecipient as exc:
-        problem = Problem(
-            loc=["body", "recipients"],
-            msg=f"unknown recipient {exc.recipient_id!r}: see GET /api/recipients",
-            type="unknown_recipient",
+    status = campaign_status(session)
+    if not status.is_open:
+        lang = negotiate(request.headers.get("accept-language"))
+        body = NotOpen(
+            detail=status.message_in(lang) or f"the campaign is {status.state}",
+            state=status.state,
+            message=status.message,
         )
-        return JSONResponse({"detail": [problem.model_dump()]}, status_code=422)
+        return JSONResponse(body.model_dump(), status_code=409)
+    if supporter.language not in campaign.languages:
+        languages = ", ".join(campaign.languages)
+        return _problem("language", f"this campaign's letters are in {languages}", "language")
+    try:
+        chosen = choose_writable(session, campaign, supporter.recipients)
+    except UnknownRecipient as exc:
+        return _problem(
+            "recipients",
+            f"unknown recipient {exc.recipient_id!r}: see GET /api/recipients",
+            "unknown_recipient",
+        )
+    except PausedRecipient as exc:
+        return _problem(
+            "recipients",
+            f"letters to {exc.recipient_id!r} are paused for now: {exc.reason}",
+            "paused_recipient",
+        )
     today = date.today()
     renderer: LetterRenderer = request.app.state.renderer
     budget = request.app.state.settings.render_budget_s
-    pdf = within_budget(budget, renderer.render_pack, supporter, chosen, today)
+    letters = renderer.letters(supporter, chosen, today, pick_variants(campaign))
+    pdf = within_budget(budget, renderer.render, letters, supporter.language)
     token = record_pack(session, chosen, supporter.language, supporter.country, today)
     session.commit()
     return Response(

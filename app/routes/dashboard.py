@@ -5,7 +5,7 @@ Nothing here answers without a live staff session: pages redirect to /login, the
 """
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +28,7 @@ from app.offline import (
     parse_entry,
     record_paper_letters,
 )
+from app.operations import staff_view
 from app.staff import (
     LOGIN_FORM_MAX_AGE,
     LoginLocked,
@@ -212,6 +213,9 @@ def _dashboard(
         "countries": COUNTRY_NAMES,
         "today": now.date(),
         "form": form or {"values": {}, "errors": {}},
+        "steering": staff_view(db, campaign, now.date(), settings.stale_after_days),
+        "stale_after_days": settings.stale_after_days,
+        "utc": UTC,
     }
     return _render(request, "staff/dashboard.html", context, 422 if form else 200)
 

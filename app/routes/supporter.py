@@ -16,6 +16,7 @@ from app.budget import within_budget
 from app.campaign import LANGUAGE_NAMES, Campaign
 from app.counts import public_stats
 from app.db import get_session
+from app.feed import atom_feed
 from app.forms import Checked, SupporterForm, check, valid_token
 from app.i18n import (
     BABEL_LOCALES,
@@ -33,8 +34,19 @@ from app.letters import (
     new_token,
     record_pack_once,
 )
+from app.operations import (
+    campaign_status,
+    in_language,
+    paused_officials,
+    replies,
+    updates,
+)
 from app.pdf import LetterRenderer
+from app.rich_text import linkify
 from app.share_image import share_image
+from app.variants import decode as decode_variants
+from app.variants import encode as encode_variants
+from app.variants import pick as pick_variants
 
 ASSET_CACHE = "public, max-age=86400"
 OPEN_GRAPH_LOCALES = {"en": "en_GB", "ru": "ru_RU", "kk": "kk_KZ"}
@@ -42,16 +54,44 @@ OPEN_GRAPH_LOCALES = {"en": "en_GB", "ru": "ru_RU", "kk": "kk_KZ"}
 router = APIRouter(include_in_schema=False)
 
 
-def _officials(campaign: Campaign, lang: str) -> list[dict]:
+def _officials(campaign: Campaign, lang: str, paused: dict[str, str]) -> list[dict]:
+    lang = campaign.text_language(lang)
     return [
         {
             "id": r.id,
             "name": r.address_as[lang].name,
             "title": r.address_as[lang].title,
             "demands": r.demands,
+            "paused": r.id in paused,
+            "reason": paused.get(r.id, ""),
         }
         for r in campaign.recipients
     ]
+
+
+def _news(session: Session, campaign: Campaign, lang: str) -> dict:
+    """Replies received and case updates, latest first, as the campaign page shows them."""
+    names = campaign.text_language(lang)
+    received = []
+    for reply in replies(session):
+        recipient = campaign.recipient(reply.recipient_id)
+        received.append(
+            {
+                "official": recipient.address_as[names].name if recipient else reply.recipient_id,
+                "title": recipient.address_as[names].title if recipient else "",
+                "received_on": reply.received_on,
+                "summary": reply.summary,
+            }
+        )
+    news = [
+        {
+            "id": update.id,
+            "posted_on": update.posted_on,
+            "html": linkify(in_language(update.text, lang)),
+        }
+        for update in updates(session)
+    ]
+    return {"replies": received, "updates": news}
 
 
 def _page(
@@ -106,6 +146,8 @@ def _campaign_page(
     campaign: Campaign = request.app.state.campaign
     case = campaign.case
     base = str(request.url_for("campaign_page"))
+    state = campaign_status(session)
+    paused = paused_officials(session)
     messages = {
         name: gettext(lang, error.message, **{k: number(v, lang) for k, v in error.values.items()})
         for name, error in (errors or {}).items()
@@ -123,12 +165,17 @@ def _campaign_page(
             "demands": [d.text[lang] for d in case.demands],
             "source": case.source,
         },
-        officials=_officials(campaign, lang),
+        officials=_officials(campaign, lang, paused),
+        writable=len(campaign.recipients) - len(paused),
+        state=state.state,
+        state_message=state.message_in(lang),
+        **_news(session, campaign, lang),
         counter=_counter(session, request),
         form=form,
         errors=messages,
         countries=countries(lang),
-        letter_languages=LANGUAGE_NAMES,
+        letter_languages={code: LANGUAGE_NAMES[code] for code in campaign.languages},
+        default_language=campaign.default_language,
         share={
             "url": f"{base}?lang={lang}",
             "image": f"{request.url_for('share_picture')}?lang={lang}",
@@ -141,29 +188,53 @@ def _campaign_page(
 
 @router.get("/", response_class=HTMLResponse, name="campaign_page")
 def campaign_page(request: Request, session: Session = Depends(get_session)) -> HTMLResponse:
-    return _campaign_page(request, session, SupporterForm.blank(request.app.state.campaign))
+    campaign = request.app.state.campaign
+    return _campaign_page(
+        request, session, SupporterForm.blank(campaign, paused_officials(session))
+    )
+
+
+def _refused_unless_open(request: Request, session: Session) -> HTMLResponse | None:
+    """Paused or closed: the form's posts get the campaign page, which shows staff's message
+    and the counts instead of the form. Nothing is counted."""
+    if campaign_status(session).is_open:
+        return None
+    return _campaign_page(request, session, SupporterForm(), status=409)
 
 
 @router.post("/edit", response_class=HTMLResponse)
 async def edit(request: Request, session: Session = Depends(get_session)) -> HTMLResponse:
     """Back from the preview to the form, with everything as the supporter left it."""
+    refused = _refused_unless_open(request, session)
+    if refused is not None:
+        return refused
     form = SupporterForm.from_form(await request.form())
     return _campaign_page(request, session, form)
 
 
-async def _checked(request: Request) -> tuple[SupporterForm, Checked]:
+async def _checked(request: Request, session: Session) -> tuple[SupporterForm, Checked]:
     form = SupporterForm.from_form(await request.form())
-    return form, check(form, request.app.state.campaign)
+    return form, check(form, request.app.state.campaign, paused_officials(session))
 
 
 @router.post("/preview", response_class=HTMLResponse)
 async def preview(request: Request, session: Session = Depends(get_session)) -> HTMLResponse:
-    form, checked = await _checked(request)
+    """The letters as the download will hold them: the variant paragraphs are picked here and
+    travel on in the form's hidden fields."""
+    refused = _refused_unless_open(request, session)
+    if refused is not None:
+        return refused
+    form, checked = await _checked(request, session)
     if checked.errors:
         return _campaign_page(request, session, form, errors=checked.errors, status=422)
     lang = ui_language(request)
+    campaign: Campaign = request.app.state.campaign
+    choice = decode_variants(form.variants, campaign)
+    if choice is None:
+        choice = pick_variants(campaign)
+    form.variants = encode_variants(choice)
     renderer: LetterRenderer = request.app.state.renderer
-    letters = renderer.letters(checked.supporter, checked.recipients, date.today())  # type: ignore[arg-type]
+    letters = renderer.letters(checked.supporter, checked.recipients, date.today(), choice)  # type: ignore[arg-type]
     return _page(
         request,
         lang,
@@ -171,7 +242,10 @@ async def preview(request: Request, session: Session = Depends(get_session)) -> 
         private=True,
         switch=False,
         letters=[
-            {"official": letter.recipient.address_as[lang].name, "html": letter.html}
+            {
+                "official": letter.recipient.address_as[campaign.text_language(lang)].name,
+                "html": letter.html,
+            }
             for letter in letters
         ],
         letter_language=checked.supporter.language,  # type: ignore[union-attr]
@@ -184,7 +258,10 @@ async def preview(request: Request, session: Session = Depends(get_session)) -> 
 async def create_letters(request: Request, session: Session = Depends(get_session)) -> HTMLResponse:
     """Counts the letters once: the token was minted with the preview, so posting this again
     (a reload, a double click) finds them counted."""
-    form, checked = await _checked(request)
+    refused = _refused_unless_open(request, session)
+    if refused is not None:
+        return refused
+    form, checked = await _checked(request, session)
     if checked.errors:
         return _campaign_page(request, session, form, errors=checked.errors, status=422)
     supporter = checked.supporter
@@ -200,6 +277,7 @@ async def create_letters(request: Request, session: Session = Depends(get_sessio
 
 
 def _letters_listed(session: Session, campaign: Campaign, token: str, lang: str) -> list[dict]:
+    lang = campaign.text_language(lang)
     listed = []
     for recipient_id, sent_on in letters_of(session, token):
         recipient = campaign.recipient(recipient_id)
@@ -241,8 +319,13 @@ def _not_found(request: Request) -> HTMLResponse:
 @router.post("/letters/pdf")
 async def download(request: Request, session: Session = Depends(get_session)) -> Response:
     """The PDF again, all letters or one: the values come back from the thank-you page with the
-    token, so nothing is stored and nothing is counted twice."""
-    form, checked = await _checked(request)
+    token, so nothing is stored and nothing is counted twice. The variant paragraphs are those
+    the preview picked; a form that lost them gets a fresh pick."""
+    refused = _refused_unless_open(request, session)
+    if refused is not None:
+        return refused
+    form = SupporterForm.from_form(await request.form())
+    checked = check(form, request.app.state.campaign)
     if checked.errors:
         return _campaign_page(request, session, form, errors=checked.errors, status=422)
     data = await request.form()
@@ -263,7 +346,8 @@ async def download(request: Request, session: Session = Depends(get_session)) ->
     renderer: LetterRenderer = request.app.state.renderer
     supporter = checked.supporter
     assert supporter is not None
-    letters = renderer.letters(supporter, recipients, today)
+    choice = decode_variants(form.variants, campaign)
+    letters = renderer.letters(supporter, recipients, today, choice or pick_variants(campaign))
     budget = request.app.state.settings.render_budget_s
     pdf = within_budget(budget, renderer.render, letters, supporter.language)
     name = f"appeal-letter-{ids[0]}" if only else "appeal-letters"
@@ -330,3 +414,23 @@ def share_picture(request: Request) -> Response:
     case = request.app.state.campaign.case
     png = share_image(case.title[lang], case.subject[lang])
     return Response(png, media_type="image/png", headers={"Cache-Control": ASSET_CACHE})
+
+
+@router.get("/updates.atom", name="updates_feed")
+def updates_feed(request: Request, session: Session = Depends(get_session)) -> Response:
+    """The case updates as an Atom feed, in the UI language where staff gave one."""
+    lang = ui_language(request)
+    campaign: Campaign = request.app.state.campaign
+    page = f"{request.url_for('campaign_page')}?lang={lang}"
+    body = atom_feed(
+        updates(session),
+        title=campaign.case.title[lang],
+        page_url=page,
+        feed_url=f"{request.url_for('updates_feed')}?lang={lang}",
+        lang=lang,
+    )
+    return Response(
+        body,
+        media_type="application/atom+xml",
+        headers={"Cache-Control": "public, max-age=300", "Content-Language": lang},
+    )

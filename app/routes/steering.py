@@ -1,0 +1,154 @@
+"""Staff steering the campaign from the dashboard: open, pause or close it with a public message,
+pause and resume one official, record an official's reply, post a case update.
+
+Each form carries the session's CSRF token; each change and its audit entry are one transaction
+(app/operations.py), so what staff see on any instance is what every supporter gets.
+"""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from app.models import Staff, StaffSession
+from app.operations import (
+    OperationError,
+    add_reply,
+    add_update,
+    pause_official,
+    resume_official,
+    set_state,
+)
+from app.routes.dashboard import DB, NO_STORE, PageSession, _refused, _render
+from app.staff import csrf_matches
+
+router = APIRouter(include_in_schema=False)
+
+Text = Annotated[str, Form()]
+STATE_OF_ACTION = {"open": "open", "pause": "paused", "close": "closed"}
+
+
+def _actor(db: Session, row: StaffSession) -> str:
+    return db.get(Staff, row.staff_id).email  # type: ignore[union-attr]
+
+
+def _done(db: Session, anchor: str) -> Response:
+    db.commit()
+    return RedirectResponse(f"/dashboard#{anchor}", 303, headers=NO_STORE)
+
+
+def _not_done(request: Request, db: Session, problem: str, anchor: str) -> Response:
+    db.rollback()
+    context = {"problem": problem, "anchor": anchor}
+    return _render(request, "staff/not_done.html", context, status=422)
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise OperationError("give the date as YYYY-MM-DD") from None
+
+
+@router.post("/dashboard/campaign-state")
+def change_state(
+    request: Request,
+    row: PageSession,
+    db: DB,
+    action: Text = "",
+    message_en: Text = "",
+    message_ru: Text = "",
+    message_kk: Text = "",
+    csrf_token: Text = "",
+) -> Response:
+    if not csrf_matches(row, csrf_token):
+        return _refused(request)
+    message = {"en": message_en, "ru": message_ru, "kk": message_kk}
+    try:
+        if action not in STATE_OF_ACTION:
+            raise OperationError("choose open, pause or close")
+        set_state(db, STATE_OF_ACTION[action], message, _actor(db, row))
+    except OperationError as exc:
+        return _not_done(request, db, str(exc), "campaign-state")
+    return _done(db, "campaign-state")
+
+
+@router.post("/dashboard/officials/{recipient_id}/pause")
+def pause(
+    request: Request,
+    recipient_id: str,
+    row: PageSession,
+    db: DB,
+    reason: Text = "",
+    csrf_token: Text = "",
+) -> Response:
+    if not csrf_matches(row, csrf_token):
+        return _refused(request)
+    campaign = request.app.state.campaign
+    try:
+        pause_official(db, campaign, recipient_id, reason, _actor(db, row))
+    except OperationError as exc:
+        return _not_done(request, db, str(exc).replace(": --reason TEXT", ""), "officials-state")
+    return _done(db, "officials-state")
+
+
+@router.post("/dashboard/officials/{recipient_id}/resume")
+def resume(
+    request: Request, recipient_id: str, row: PageSession, db: DB, csrf_token: Text = ""
+) -> Response:
+    if not csrf_matches(row, csrf_token):
+        return _refused(request)
+    try:
+        resume_official(db, request.app.state.campaign, recipient_id, _actor(db, row))
+    except OperationError as exc:
+        return _not_done(request, db, str(exc), "officials-state")
+    return _done(db, "officials-state")
+
+
+@router.post("/dashboard/replies")
+def record_reply(
+    request: Request,
+    row: PageSession,
+    db: DB,
+    official: Text = "",
+    received_on: Text = "",
+    summary: Text = "",
+    csrf_token: Text = "",
+) -> Response:
+    if not csrf_matches(row, csrf_token):
+        return _refused(request)
+    try:
+        day = _day(received_on)
+        if day > date.today():
+            raise OperationError("the reply cannot have come after today")
+        if len(summary) > 2000:
+            raise OperationError("keep the summary under 2,000 characters")
+        add_reply(db, request.app.state.campaign, official, day, summary, _actor(db, row))
+    except OperationError as exc:
+        return _not_done(request, db, str(exc), "replies")
+    return _done(db, "replies")
+
+
+@router.post("/dashboard/updates")
+def post_update(
+    request: Request,
+    row: PageSession,
+    db: DB,
+    posted_on: Text = "",
+    text_en: Text = "",
+    text_ru: Text = "",
+    text_kk: Text = "",
+    csrf_token: Text = "",
+) -> Response:
+    if not csrf_matches(row, csrf_token):
+        return _refused(request)
+    texts = {"en": text_en, "ru": text_ru, "kk": text_kk}
+    try:
+        if any(len(text) > 5000 for text in texts.values()):
+            raise OperationError("keep each text under 5,000 characters")
+        add_update(db, _day(posted_on), texts, _actor(db, row))
+    except OperationError as exc:
+        return _not_done(request, db, str(exc), "updates")
+    return _done(db, "updates")
