@@ -94,3 +94,25 @@ def test_every_choice_composes_exactly_as_the_full_render(renderer, supporter_da
         full = renderer.render_full(letters, "en")
         assert pdf_text(composed) == pdf_text(full)
         assert chosen_in(pdf_text(composed)) == (appeal, closing)
+
+
+def test_check_names_a_variant_the_template_ignores(campaign_copy, tmp_path):
+    from tests.test_check import check
+
+    template = campaign_copy / "letter_templates" / "ru" / "letter.html.j2"
+    source = template.read_text(encoding="utf-8")
+    template.write_text(source.replace("variant.closing == 3", "variant.closing == 4"), "utf-8")
+    result = check(tmp_path, campaign_copy)
+    assert result.returncode == 1
+    assert f"{template}: variant closing 3 is the same as variant 1" in result.stderr
+
+
+def test_check_names_an_undeclared_variant(campaign_copy, tmp_path):
+    from tests.test_check import check
+
+    template = campaign_copy / "letter_templates" / "en" / "letter.html.j2"
+    source = template.read_text(encoding="utf-8")
+    template.write_text(source.replace("variant.appeal == 2", "variant.opening == 2"), "utf-8")
+    result = check(tmp_path, campaign_copy)
+    assert result.returncode == 1
+    assert str(template) in result.stderr and "opening" in result.stderr
