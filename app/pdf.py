@@ -24,6 +24,7 @@ from app.pdf_split import (
     HIDE_FIXED,
     HIDE_SUPPORTER,
     PLACEHOLDER_DAY,
+    fixed_html,
     placeholders,
     split_is_clean,
     without_fixed,
@@ -112,6 +113,7 @@ class _Assets:
     hide_supporter: CSS
     hide_fixed: CSS
     fixed: dict[tuple, FixedPack | None] = field(default_factory=dict)
+    in_fixed: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 class LetterRenderer:
@@ -270,7 +272,9 @@ class LetterRenderer:
             or len(set(ids)) != len(ids)
         ):
             return None
-        fixed = self._fixed(assets, lang, token.has_message, token.variants)
+        fixed = self._fixed(
+            assets, lang, token.has_message, self._fixed_variants(assets, lang, token.variants)
+        )
         if fixed is None or any(rid not in fixed.pages for rid in ids):
             return None
         first = letters[0]
@@ -301,12 +305,37 @@ class LetterRenderer:
                     assets.key = self._key()
         return assets.fixed[slot]
 
+    def _fixed_variants(self, assets: _Assets, lang: str, variants: tuple) -> tuple:
+        """The pack's choice of those variant paragraphs that sit in the fixed parts: only
+        they tell one set of fixed parts from another (a closing variant is the supporter's)."""
+        if lang not in assets.in_fixed:
+            recipients = list(self.campaign.recipients)
+            someone = Supporter.model_validate(placeholders(lang, False)[0])
+            base = first_variants(self.campaign)
+
+            def fixed(choice: dict[str, int]) -> list[list[bytes]]:
+                letters = self.letters(someone, recipients, PLACEHOLDER_DAY, choice)
+                return [fixed_html(str(letter.html)) for letter in letters]
+
+            reference = fixed(base)
+            assets.in_fixed[lang] = frozenset(
+                name
+                for name, count in self.campaign.case.variants.items()
+                if any(fixed({**base, name: n}) != reference for n in range(2, count + 1))
+            )
+        return tuple((name, n) for name, n in variants if name in assets.in_fixed[lang])
+
     def _build_fixed(
         self, assets: _Assets, lang: str, with_message: bool, chosen: tuple = ()
     ) -> FixedPack | None:
         recipients = list(self.campaign.recipients)
         variants = [
-            self.letters(Supporter.model_validate(data), recipients, PLACEHOLDER_DAY, dict(chosen))
+            self.letters(
+                Supporter.model_validate(data),
+                recipients,
+                PLACEHOLDER_DAY,
+                {**first_variants(self.campaign), **dict(chosen)},
+            )
             for data in placeholders(lang, with_message)
         ]
         html = [[str(letter.html) for letter in letters] for letters in variants]

@@ -97,6 +97,11 @@ def _subtrees(root: ElementTree.Element, names: Sequence[str]) -> list[bytes]:
     return found
 
 
+def fixed_html(html: str) -> list[bytes]:
+    """The fixed elements of one letter, serialised, to compare two renderings of it."""
+    return _subtrees(parse(html), FIXED_CLASSES)
+
+
 def _text_outside(element: ElementTree.Element, covered: bool = False) -> bool:
     names = set((element.get("class") or "").split())
     covered = covered or bool(names & set(FIXED_CLASSES + SUPPORTER_CLASSES))

@@ -189,3 +189,14 @@ def test_letters_from_different_supporters_are_never_composed_together(renderer,
     assert renderer.render_composed(mixed, "ru") is None
     text = pdf_text(renderer.render(mixed, "ru"))
     assert KAZAKH_NAME in text and "Someone Else" in text
+
+
+@pytest.mark.parametrize("choice", [{"appeal": 3, "closing": 2}, {"appeal": 2, "closing": 3}])
+def test_variant_paragraphs_compose_like_the_full_render(
+    choice, renderer, supporter_data, tmp_path
+):
+    supporter = Supporter.model_validate({**supporter_data, "message": message(1200, 300)})
+    letters = renderer.letters(supporter, renderer.campaign.choose([]), TODAY, choice)
+    composed = renderer.render_composed(letters, "ru")
+    assert composed is not None
+    assert_same_to_a_reader(composed, renderer.render_full(letters, "ru"), tmp_path)
