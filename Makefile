@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-test run migrate test lint format bench clean
+.PHONY: install install-test run migrate test lint format bench bench-counts clean
 
 install:
 	scripts/install.sh
@@ -33,6 +33,15 @@ test: lint
 bench: install-test
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
 	$(BIN)/python -m benchmarks.bench_pdf
+
+# Not part of `make test`: issue 10, counts at scale. Drops and refills its own databases.
+BENCH_POSTGRES ?= postgresql+psycopg://postgres@127.0.0.1:5432/letter_campaign_bench
+bench-counts: install
+	mkdir -p var
+	$(BIN)/python -m benchmarks.bench_counts --database sqlite:///var/bench-counts.db \
+		--letters 100000 1000000
+	$(BIN)/python -m benchmarks.bench_counts --database $(BENCH_POSTGRES) \
+		--letters 100000 1000000 10000000
 
 clean:
 	rm -rf $(VENV) node_modules build var .pytest_cache .ruff_cache

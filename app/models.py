@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -26,8 +26,6 @@ class Letter(Base):
     country: Mapped[str] = mapped_column(String(2))
     generated_on: Mapped[date] = mapped_column(Date)
     sent_on: Mapped[date | None] = mapped_column(Date, default=None)
-
-    __table_args__ = (Index("ix_letters_generated_on_recipient", "generated_on", "recipient_id"),)
 
 
 class LetterTotal(Base):
