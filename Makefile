@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-test run migrate test lint format bench bench-counts clean
+.PHONY: install install-test run migrate test lint format bench bench-counts clean fuzz
 
 install:
 	scripts/install.sh
@@ -28,6 +28,11 @@ format: install-test
 
 test: lint
 	$(BIN)/pytest
+
+# The property and schema fuzz tests of `make test`, with many more examples, drawn at random.
+fuzz: install-test
+	PROPERTY_EXAMPLES=500 FUZZ_EXAMPLES=1000 $(BIN)/pytest -s -p no:logging \
+		tests/test_properties.py tests/test_schema_fuzz.py
 
 # Not part of `make test`: prints figures for issue 11 (fast PDFs), asserts nothing.
 bench: install-test

@@ -77,12 +77,35 @@ class NotOpen(BaseModel):
     message: dict[str, str]
 
 
+class Refused(BaseModel):
+    detail: str
+
+
+UNAVAILABLE = {
+    503: {
+        "model": Refused,
+        "description": "The database is unavailable (or, for letters, the render went over its "
+        "time budget); nothing was made or counted. `Retry-After` says when to try again.",
+    }
+}
+LETTER_REFUSALS = {
+    400: {"model": Refused, "description": "The body is not JSON."},
+    413: {"description": "The body is larger than MAX_BODY_BYTES; refused before it is read."},
+    429: {
+        "model": Refused,
+        "description": "Too many packs from this client (RATE_LIMIT_LETTERS); `detail` names "
+        "the limit and `Retry-After` says when to try again.",
+    },
+    **UNAVAILABLE,
+}
+
+
 def _problem(field: str, msg: str, kind: str) -> JSONResponse:
     problem = Problem(loc=["body", field], msg=msg, type=kind)
     return JSONResponse({"detail": [problem.model_dump()]}, status_code=422)
 
 
-@router.get("/api/recipients", response_model=list[Official])
+@router.get("/api/recipients", response_model=list[Official], responses=UNAVAILABLE)
 def recipients(request: Request, session: Session = Depends(get_session)) -> list[Official]:
     """The officials, in campaign order, as the report lists them; those staff have paused are
     marked, with the reason, and take no letters for now."""
@@ -127,6 +150,7 @@ def recipients(request: Request, session: Session = Depends(get_session)) -> lis
             "description": "The invalid fields, each named in `loc`; an official who is paused "
             "is refused under `recipients`, with the reason.",
         },
+        **LETTER_REFUSALS,
     },
 )
 def create_letters(
@@ -183,7 +207,10 @@ def create_letters(
 @router.post(
     "/api/letters/{token}/sent",
     response_model=PostedCounts,
-    responses={404: {"model": NotFound, "description": "No letters were made with this token."}},
+    responses={
+        404: {"model": NotFound, "description": "No letters were made with this token."},
+        **UNAVAILABLE,
+    },
 )
 def letters_sent(
     token: str, session: Session = Depends(get_session)
@@ -198,7 +225,7 @@ def letters_sent(
     return PostedCounts(letters=counts.letters, sent=counts.sent)
 
 
-@router.get("/api/stats", response_model=Stats)
+@router.get("/api/stats", response_model=Stats, responses=UNAVAILABLE)
 def stats(request: Request) -> Response:
     """Public aggregate counts: letters generated and posted, in total and per official. They may
     be a few seconds old when letters are being written through other server processes."""
