@@ -16,6 +16,7 @@ from app.settings import Settings
 
 # Characters that are never drawn and need no glyph: joiners, direction marks, soft hyphen.
 INVISIBLE_CATEGORIES = frozenset({"Cf"})
+FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".otc")
 
 
 def _font_files() -> list[Path]:
@@ -26,6 +27,9 @@ def _font_files() -> list[Path]:
     except (OSError, subprocess.CalledProcessError):
         listed = []
     files = [Path(name) for name in listed if name]
+    if not files:  # no fc-list: the folders fontconfig reads on Debian
+        for folder in (Path("/usr/share/fonts"), Path("/usr/local/share/fonts")):
+            files += [p for p in folder.rglob("*") if p.suffix.lower() in FONT_SUFFIXES]
     return files + sorted(Settings().fonts_dir.glob("*.ttf"))
 
 
