@@ -98,6 +98,12 @@ def children(pid: int) -> list[int]:
     return sorted(found)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists()
 
@@ -172,14 +178,17 @@ def run(args: argparse.Namespace) -> int:
         )
         try:
             wait_ready(port, server, time.monotonic() + 60)
-            # Warm up: every language and shape once per worker, before anything is timed.
-            warm = http.client.HTTPConnection(HOST, port, timeout=30)
-            for body in bodies[:60]:
-                post(warm, body)
+            # Warm up before anything is timed: each worker lays out the officials' fixed
+            # parts once per language, message or not, and appeal variant (18 sets).
+            warm = [http.client.HTTPConnection(HOST, port, timeout=30) for _ in range(2)]
+            for number, body in enumerate(bodies[: args.warmup]):
+                post(warm[number % 2], body)
             pids = workers(server)
             before = {pid: rss_mib(pid) for pid in pids}
+            cpu_before = sum(cpu_seconds(pid) for pid in pids)
             results = hammer(port, bodies, args, pids)
             after = {pid: rss_mib(pid) for pid in pids if alive(pid)}
+            results["server_cpu"] = sum(cpu_seconds(pid) for pid in pids if alive(pid)) - cpu_before
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             try:
@@ -252,6 +261,13 @@ def report(args, results: dict, before: dict, after: dict, url: str) -> None:  #
     print(f"database: {url.split(':', 1)[0]}, server: 2 workers on {HOST}")
     print(f"{args.clients} concurrent supporters, {results['elapsed']:.1f} s, {done} packs")
     print(f"packs per second: {done / results['elapsed']:.1f}")
+    if done:
+        per_pack = results["server_cpu"] / done
+        print(
+            f"server CPU per pack: {per_pack * 1000:.1f} ms (both workers), so at most "
+            f"{2 / per_pack:.0f} packs per second on 2 cores with nothing else running"
+        )
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     print(f"latency ms: p50 {at(0.5):.0f}, p95 {at(0.95):.0f}, p99 {at(0.99):.0f}", end="")
     print(f", mean {statistics.mean(latencies) * 1000:.0f}" if done else "")
     errors = results["errors"]
@@ -271,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--max-packs", type=int, default=10_000)
+    parser.add_argument("--warmup", type=int, default=200, help="packs posted before timing")
     return run(parser.parse_args(argv))
 
 
