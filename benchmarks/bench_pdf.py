@@ -214,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=5)
     args = parser.parse_args(argv)
     print(f"machine: {machine()}, Python {platform.python_version()}")
+    print(f"load average before: {os.getloadavg()[0]:.1f} (other work slows all four ways)")
     with tempfile.TemporaryDirectory() as work:
         ways = Ways(Settings(), Path(work))
         functions = {name: getattr(ways, name) for name in LABELS}
@@ -225,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("  " + check(LABELS[name], function(who)))
             times = measure(functions, who, args.rounds, args.warmup)
             report(f"six-letter pack, message of {length} characters, {args.rounds} rounds", times)
+            print(f"  load average after: {os.getloadavg()[0]:.1f}")
     return 0
 
 
