@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import pikepdf
 from babel import Locale
 from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -251,7 +252,15 @@ class LetterRenderer:
 
     def render(self, letters: Sequence[Letter], lang: str) -> bytes:
         """The PDF of these letters, each starting on a new page."""
-        return self.render_composed(letters, lang) or self.render_full(letters, lang)
+        try:
+            composed = self.render_composed(letters, lang)
+        except (AttributeError, TypeError, KeyError, IndexError, pikepdf.PdfError) as exc:
+            # The fast path leans on WeasyPrint's layout objects; should a WeasyPrint release
+            # change them, packs are still made, in full. Only the error's kind is logged: its
+            # message could quote the supporter.
+            LOGGER.warning("composing a pack failed (%s); rendering it in full", type(exc).__name__)
+            composed = None
+        return composed or self.render_full(letters, lang)
 
     def render_pack(
         self, supporter: Supporter, recipients: Sequence[Recipient], today: date

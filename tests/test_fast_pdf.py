@@ -200,3 +200,16 @@ def test_variant_paragraphs_compose_like_the_full_render(
     composed = renderer.render_composed(letters, "ru")
     assert composed is not None
     assert_same_to_a_reader(composed, renderer.render_full(letters, "ru"), tmp_path)
+
+
+def test_a_pack_is_still_made_in_full_when_composing_fails(renderer, supporter_data, monkeypatch):
+    """The fast path leans on WeasyPrint's layout objects; a release that changes them must not
+    cost a supporter their letters."""
+
+    def changed_layout(document):
+        raise AttributeError("'Page' object has no attribute '_page_box'")
+
+    monkeypatch.setattr("app.pdf.read_column", changed_layout)
+    supporter = Supporter.model_validate(supporter_data)
+    letters = renderer.letters(supporter, renderer.campaign.choose(["ombudsman"]), TODAY)
+    assert pdf_text(renderer.render(letters, "ru")) == pdf_text(renderer.render_full(letters, "ru"))
