@@ -3,7 +3,8 @@
 The counters live in process memory by default and in Redis (through the `limits` library) when
 REDIS_URL is set, so several instances behind a load balancer count together. A client is known
 only by a keyed hash of its address (HMAC with SECRET_KEY), and each counter expires with its
-window: no IP address is ever stored, and no trace of a client outlives the limit's window.
+window (a sliding window weighs the previous one too, so at most two windows): no IP address is
+ever stored, and no trace of a client outlives that.
 
 Behind a proxy, set FORWARDED_ALLOW_IPS so the client's own address is counted, not the proxy's.
 """
