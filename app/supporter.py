@@ -16,8 +16,8 @@ from app.campaign import Language
 from app.glyphs import unprintable
 
 MAX_MESSAGE = 2000
-# Layout time grows with the number of lines, not characters: 2,000 one-letter paragraphs took
-# 5 s for six letters. 40 lines keep the worst accepted pack near one second (SECURITY.md).
+# Layout time grows with the number of lines, not characters: 666 one-letter paragraphs took
+# 3-5 s for six letters. 40 lines keep the worst accepted pack near one second (SECURITY.md).
 MAX_MESSAGE_LINES = 40
 # No written language stacks more marks on one letter than this; "Zalgo" text stacks hundreds,
 # which overprint the lines around them.
