@@ -32,38 +32,59 @@ class RenderBudgetExceeded(Exception):  # noqa: N818 (named for what the client 
 
 
 class _Watch:
-    def __init__(self, thread_id: int) -> None:
+    """Waits out the budget, then raises in the working thread until the work has stopped.
+
+    It raises again every REPEAT_S: an exception that lands in a garbage-collector callback or a
+    __del__ method is swallowed there ("unraisable"), and the work would go on.
+    """
+
+    REPEAT_S = 0.05
+    REPEATS = 200  # then the work is past saving, and the thread is left alone
+
+    def __init__(self, thread_id: int, seconds: float) -> None:
         self.thread_id = thread_id
+        self.seconds = seconds
         self.lock = threading.Lock()
+        self.stopped = threading.Event()
         self.done = False
         self.fired = False
 
-    def expire(self) -> None:
-        with self.lock:
-            if not self.done:
+    def run(self) -> None:
+        if self.stopped.wait(self.seconds):
+            return
+        for _ in range(self.REPEATS):
+            with self.lock:
+                if self.done:
+                    return
                 self.fired = True
                 _raise_in(self.thread_id, RenderBudgetExceeded)
+            if self.stopped.wait(self.REPEAT_S):
+                return
 
     def finish(self) -> None:
         with self.lock:
             self.done = True
             if self.fired:
-                _raise_in(self.thread_id, None)
+                _raise_in(self.thread_id, None)  # withdraw one not raised yet
+        self.stopped.set()
 
 
 def within_budget(seconds: float, work: Callable[..., T], *args: object) -> T:
     """`work(*args)`, or RenderBudgetExceeded once it has run for `seconds`."""
-    watch = _Watch(threading.get_ident())
-    timer = threading.Timer(seconds, watch.expire)
-    timer.daemon = True
-    timer.start()
+    watch = _Watch(threading.get_ident(), seconds)
     try:
+        # Started inside the try: a short budget can expire while start() still waits.
+        threading.Thread(target=watch.run, name="render-budget", daemon=True).start()
         result = work(*args)
     except RenderBudgetExceeded:
         raise RenderBudgetExceeded(seconds) from None
     finally:
-        timer.cancel()
-        watch.finish()
+        while True:  # a repeat may land in finish() itself: finish all the same
+            try:
+                watch.finish()
+                break
+            except RenderBudgetExceeded:
+                continue
     if watch.fired:
         raise RenderBudgetExceeded(seconds)
     return result

@@ -209,6 +209,28 @@ def test_a_render_that_slips_past_the_limits_is_stopped_at_its_budget(renderer, 
     assert "Short again." in pdf_text(pdf)
 
 
+def busy(seconds: float) -> int:
+    """Python work for about `seconds`, as layout is."""
+    end, count = time.perf_counter() + seconds, 0
+    while time.perf_counter() < end:
+        count += 1
+    return count
+
+
+def test_the_watchdog_never_leaves_a_stray_exception_behind():
+    """Budgets that expire at every moment of the work, even before it starts: each call returns
+    or raises RenderBudgetExceeded, and nothing arrives in the thread afterwards."""
+    outcomes = {"returned": 0, "stopped": 0}
+    for attempt in range(300):
+        try:
+            within_budget(0.0002 * (attempt % 10), busy, 0.001)
+            outcomes["returned"] += 1
+        except RenderBudgetExceeded:
+            outcomes["stopped"] += 1
+    assert outcomes["returned"] and outcomes["stopped"]
+    busy(0.5)  # a stray exception would land here
+
+
 def test_a_render_over_budget_is_a_503_with_retry_after(app, client, supporter_data):
     app.state.settings = app.state.settings.model_copy(update={"render_budget_s": 0.001})
     response = make(client, supporter_data)
