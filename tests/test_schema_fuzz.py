@@ -3,6 +3,7 @@ is sent, no 500 and no response that breaks the schema it publishes. `make test`
 number of examples per operation; `make fuzz` runs many more (FUZZ_EXAMPLES)."""
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -39,12 +40,12 @@ CALLS = {"cases": 0}
 def fuzzed_app():
     """The service on a database of its own, made when the module loads: Schemathesis reads
     the schema at collection time."""
-    folder = Path(tempfile.mkdtemp(prefix="letter-campaign-fuzz-"))
-    url = f"sqlite:///{folder / 'letters.db'}"
+    url = f"sqlite:///{FOLDER / 'letters.db'}"
     migrate(url)
     return create_app(Settings(database_url=url, secret_key="fuzzing-secret-key-32-characters"))
 
 
+FOLDER = Path(tempfile.mkdtemp(prefix="letter-campaign-fuzz-"))
 APP = fuzzed_app()
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
@@ -53,6 +54,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 def report():
     yield
     APP.state.engine.dispose()
+    shutil.rmtree(FOLDER, ignore_errors=True)
     print(f"\nschema fuzz cases: {CALLS['cases']}")
 
 
