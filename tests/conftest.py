@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw
 from app.campaign import Campaign, load_campaign
 from app.pdf import LetterRenderer
 from app.settings import SOURCE_ROOT, Settings
+from tests.servers import free_port, running
 
 KAZAKH_NAME = "Әсел Нұрғалиқызы Жүсіпова"
 
@@ -193,3 +194,21 @@ def staff_client(client, staff_account):
 
     assert log_in(client, *staff_account).status_code == 303
     return client
+
+
+@pytest.fixture
+def two_servers(app, database_url: str, tmp_path: Path):
+    """Two `letter-campaign serve` processes on the test's (emptied) database."""
+    env = {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "a shared secret of at least thirty-two characters",
+        "LOG_LEVEL": "warning",
+        "WORKERS": "1",
+    }
+    cli = str(SOURCE_ROOT / ".venv" / "bin" / "letter-campaign")
+    first, second = free_port(), free_port()
+    with (
+        running([cli, "serve", "--port", str(first)], env, first, tmp_path / "a.log") as (a, _),
+        running([cli, "serve", "--port", str(second)], env, second, tmp_path / "b.log") as (b, _),
+    ):
+        yield a, b

@@ -13,16 +13,13 @@ import random
 import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
 from app.models import Letter
-from app.settings import SOURCE_ROOT
 from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD
-from tests.servers import free_port, running
 from tests.staff_pages import csrf_token
 
 pytestmark = pytest.mark.slow
@@ -55,24 +52,6 @@ def download(base_url: str, body: dict) -> tuple[httpx.Response, dict]:
 
 def confirm(base_url: str, token: str) -> httpx.Response:
     return httpx.post(f"{base_url}/api/letters/{token}/sent", timeout=60)
-
-
-@pytest.fixture
-def two_servers(app, database_url: str, tmp_path: Path):
-    """Two `letter-campaign serve` processes on the test's (emptied) database."""
-    env = {
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "a shared secret of at least thirty-two characters",
-        "LOG_LEVEL": "warning",
-        "WORKERS": "1",
-    }
-    cli = str(SOURCE_ROOT / ".venv" / "bin" / "letter-campaign")
-    first, second = free_port(), free_port()
-    with (
-        running([cli, "serve", "--port", str(first)], env, first, tmp_path / "a.log") as (a, _),
-        running([cli, "serve", "--port", str(second)], env, second, tmp_path / "b.log") as (b, _),
-    ):
-        yield a, b
 
 
 def test_two_servers_count_every_letter_exactly_once(app, campaign, staff_account, two_servers):

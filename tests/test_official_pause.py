@@ -1,14 +1,9 @@
 """Officials are offices whose holders change: staff pause one with a reason, and every server
 refuses letters to them at once; "all" leaves them out; the form does not offer them."""
 
-from pathlib import Path
-
 import httpx
-import pytest
 
-from app.settings import SOURCE_ROOT
 from tests.html_pages import Page
-from tests.servers import free_port, running
 from tests.staff_pages import csrf_token, dashboard_token, log_in
 from tests.test_campaign_state import typed  # noqa: F401 (the form's fixture)
 from tests.test_supporter_form import post
@@ -83,23 +78,6 @@ def test_a_pause_needs_a_reason_and_a_known_official(staff_client):
     )
     assert forged.status_code == 403
     assert staff_client.get("/api/recipients").json()[0]["paused"] is False
-
-
-@pytest.fixture
-def two_servers(app, database_url: str, tmp_path: Path):
-    """Two `letter-campaign serve` processes on the test's (emptied) database."""
-    env = {
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "a shared secret of at least thirty-two characters",
-        "LOG_LEVEL": "warning",
-    }
-    cli = str(SOURCE_ROOT / ".venv" / "bin" / "letter-campaign")
-    first, second = free_port(), free_port()
-    with (
-        running([cli, "serve", "--port", str(first)], env, first, tmp_path / "a.log") as (a, _),
-        running([cli, "serve", "--port", str(second)], env, second, tmp_path / "b.log") as (b, _),
-    ):
-        yield a, b
 
 
 def test_a_pause_on_one_server_is_refused_at_once_by_another(
