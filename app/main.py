@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.host_list)
 
     install_error_handlers(app)
+    app.add_exception_handler(dashboard.CsrfRefused, dashboard.refused)
     app.include_router(health.router)
     app.include_router(assets.router)
     app.include_router(api.router)

@@ -89,12 +89,26 @@ def export_session(row: Annotated[StaffSession | None, Depends(optional_session)
 PageSession = Annotated[StaffSession, Depends(page_session)]
 
 
+class CsrfRefused(Exception):
+    """A staff form posted without its session's CSRF token."""
+
+
+def form_session(row: PageSession, csrf_token: Annotated[str, Form()] = "") -> StaffSession:
+    """For staff forms: the session, and only if the form carries that session's CSRF token."""
+    if not csrf_matches(row, csrf_token):
+        raise CsrfRefused
+    return row
+
+
+FormSession = Annotated[StaffSession, Depends(form_session)]
+
+
 def _render(request: Request, name: str, context: dict, status: int = 200) -> Response:
     context = {"static": request.app.state.assets.url, **context}
     return templates.TemplateResponse(request, name, context, status_code=status, headers=NO_STORE)
 
 
-def _refused(request: Request) -> Response:
+def refused(request: Request, _: CsrfRefused) -> Response:
     """A form without its CSRF token: a forged cross-site request, or a page left open too long."""
     return _render(request, "staff/refused.html", {}, status=403)
 
@@ -176,11 +190,7 @@ def login(
 
 
 @router.post("/logout")
-def logout(
-    request: Request, row: PageSession, db: DB, csrf_token: Annotated[str, Form()] = ""
-) -> Response:
-    if not csrf_matches(row, csrf_token):
-        return _refused(request)
+def logout(request: Request, row: FormSession, db: DB) -> Response:
     close_session(db, request.cookies[SESSION_COOKIE], _secret(request))
     db.commit()
     response = RedirectResponse("/login", 303, headers=NO_STORE)
@@ -228,17 +238,14 @@ def dashboard(request: Request, row: PageSession, db: DB, now: Now) -> Response:
 @router.post("/dashboard/paper-letters")
 def add_paper_letters(
     request: Request,
-    row: PageSession,
+    row: FormSession,
     db: DB,
     now: Now,
     official: Annotated[str, Form()] = "",
     number: Annotated[str, Form()] = "",
     date: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    if not csrf_matches(row, csrf_token):
-        return _refused(request)
     campaign = request.app.state.campaign
     try:
         entry = parse_entry(campaign, official, number, date, note, now.date())
@@ -252,15 +259,7 @@ def add_paper_letters(
 
 
 @router.post("/dashboard/paper-letters/{entry_id}/delete")
-def remove_paper_letters(
-    request: Request,
-    entry_id: int,
-    row: PageSession,
-    db: DB,
-    csrf_token: Annotated[str, Form()] = "",
-) -> Response:
-    if not csrf_matches(row, csrf_token):
-        return _refused(request)
+def remove_paper_letters(request: Request, entry_id: int, row: FormSession, db: DB) -> Response:
     actor = db.get(Staff, row.staff_id).email  # type: ignore[union-attr]
     if not delete_paper_letters(db, entry_id, actor):
         raise HTTPException(404, "no such entry of paper letters")

@@ -21,8 +21,7 @@ from app.operations import (
     resume_official,
     set_state,
 )
-from app.routes.dashboard import DB, NO_STORE, PageSession, _refused, _render
-from app.staff import csrf_matches
+from app.routes.dashboard import DB, NO_STORE, FormSession, _render
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,16 +54,13 @@ def _day(value: str) -> date:
 @router.post("/dashboard/campaign-state")
 def change_state(
     request: Request,
-    row: PageSession,
+    row: FormSession,
     db: DB,
     action: Text = "",
     message_en: Text = "",
     message_ru: Text = "",
     message_kk: Text = "",
-    csrf_token: Text = "",
 ) -> Response:
-    if not csrf_matches(row, csrf_token):
-        return _refused(request)
     message = {"en": message_en, "ru": message_ru, "kk": message_kk}
     try:
         if action not in STATE_OF_ACTION:
@@ -77,15 +73,8 @@ def change_state(
 
 @router.post("/dashboard/officials/{recipient_id}/pause")
 def pause(
-    request: Request,
-    recipient_id: str,
-    row: PageSession,
-    db: DB,
-    reason: Text = "",
-    csrf_token: Text = "",
+    request: Request, recipient_id: str, row: FormSession, db: DB, reason: Text = ""
 ) -> Response:
-    if not csrf_matches(row, csrf_token):
-        return _refused(request)
     campaign = request.app.state.campaign
     try:
         pause_official(db, campaign, recipient_id, reason, _actor(db, row))
@@ -95,11 +84,7 @@ def pause(
 
 
 @router.post("/dashboard/officials/{recipient_id}/resume")
-def resume(
-    request: Request, recipient_id: str, row: PageSession, db: DB, csrf_token: Text = ""
-) -> Response:
-    if not csrf_matches(row, csrf_token):
-        return _refused(request)
+def resume(request: Request, recipient_id: str, row: FormSession, db: DB) -> Response:
     try:
         resume_official(db, request.app.state.campaign, recipient_id, _actor(db, row))
     except OperationError as exc:
@@ -110,15 +95,12 @@ def resume(
 @router.post("/dashboard/replies")
 def record_reply(
     request: Request,
-    row: PageSession,
+    row: FormSession,
     db: DB,
     official: Text = "",
     received_on: Text = "",
     summary: Text = "",
-    csrf_token: Text = "",
 ) -> Response:
-    if not csrf_matches(row, csrf_token):
-        return _refused(request)
     try:
         day = _day(received_on)
         if day > date.today():
@@ -134,16 +116,13 @@ def record_reply(
 @router.post("/dashboard/updates")
 def post_update(
     request: Request,
-    row: PageSession,
+    row: FormSession,
     db: DB,
     posted_on: Text = "",
     text_en: Text = "",
     text_ru: Text = "",
     text_kk: Text = "",
-    csrf_token: Text = "",
 ) -> Response:
-    if not csrf_matches(row, csrf_token):
-        return _refused(request)
     texts = {"en": text_en, "ru": text_ru, "kk": text_kk}
     try:
         if any(len(text) > 5000 for text in texts.values()):
