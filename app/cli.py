@@ -112,42 +112,29 @@ def read_new_password(email: str) -> str:
 
 
 def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
-    from sqlalchemy.orm import Session
-
-    from app.db import SchemaBehind, check_schema, make_engine
+    from app.db import SchemaBehind
     from app.operations import audit
-    from app.staff import (
-        StaffError,
-        add_staff,
-        describe,
-        list_staff,
-        remove_staff,
-        utc_now,
-    )
+    from app.staff import StaffError, add_staff, describe, list_staff, remove_staff, utc_now
 
-    engine = make_engine(settings.database_url)
     try:
-        check_schema(engine)
-        with Session(engine) as db:
+        with database_session(settings) as db:
             if args.action == "add":
                 staff = add_staff(db, args.email, read_new_password(args.email), utc_now())
                 audit(db, command_line_actor(), "staff account added", staff.email)
-                db.commit()
-                print(f"added {staff.email}", file=sys.stderr)
+                done = f"added {staff.email}"
             elif args.action == "remove":
                 if not remove_staff(db, args.email):
                     return _fail(f"there is no account for {args.email}")
                 audit(db, command_line_actor(), "staff account removed", args.email.strip().lower())
-                db.commit()
-                print(f"removed {args.email}", file=sys.stderr)
+                done = f"removed {args.email}"
             else:
                 now = utc_now()
                 for staff, sessions in list_staff(db, now):
                     print(describe(staff, sessions, now))
+                return 0
     except (StaffError, SchemaBehind, ValueError) as exc:
         return _fail(str(exc))
-    finally:
-        engine.dispose()
+    print(done, file=sys.stderr)
     return 0
 
 
