@@ -115,6 +115,25 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def postgres_cpu() -> float:
+    """CPU seconds used so far by every PostgreSQL process on the machine (0 without one)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    total += cpu_seconds(int(entry.name))
+            except (OSError, ValueError):
+                continue
+    return total
+
+
+def own_cpu() -> float:
+    """CPU seconds this load generator has used so far."""
+    times = os.times()
+    return times.user + times.system
+
+
 def workers(server: subprocess.Popen) -> list[int]:
     """The worker processes: uvicorn's children that hold a Python interpreter."""
     return [
@@ -186,9 +205,12 @@ def run(args: argparse.Namespace) -> int:
             pids = workers(server)
             before = {pid: rss_mib(pid) for pid in pids}
             cpu_before = sum(cpu_seconds(pid) for pid in pids)
+            postgres_before, own_before = postgres_cpu(), own_cpu()
             results = hammer(port, bodies, args, pids)
             after = {pid: rss_mib(pid) for pid in pids if alive(pid)}
             results["server_cpu"] = sum(cpu_seconds(pid) for pid in pids if alive(pid)) - cpu_before
+            results["postgres_cpu"] = postgres_cpu() - postgres_before
+            results["client_cpu"] = own_cpu() - own_before
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             try:
@@ -266,6 +288,10 @@ def report(args, results: dict, before: dict, after: dict, url: str) -> None:  #
         print(
             f"server CPU per pack: {per_pack * 1000:.1f} ms (both workers), so at most "
             f"{2 / per_pack:.0f} packs per second on 2 cores with nothing else running"
+        )
+        print(
+            f"other CPU per pack: PostgreSQL {results['postgres_cpu'] / done * 1000:.1f} ms, "
+            f"this load generator {results['client_cpu'] / done * 1000:.1f} ms"
         )
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     print(f"latency ms: p50 {at(0.5):.0f}, p95 {at(0.95):.0f}, p99 {at(0.99):.0f}", end="")
