@@ -141,6 +141,7 @@ class LetterRenderer:
         self.fetcher = CampaignFetcher(self.templates_dir, fonts_dir)
         self._system_fonts: list[Path] = []
         self._lock = threading.Lock()
+        self._turn = threading.Lock()
         self._assets = self._load(self._key())
 
     def _key(self) -> tuple:
@@ -251,7 +252,16 @@ class LetterRenderer:
         return self._document(self.pack_html(letters, lang), self._current()).write_pdf()
 
     def render(self, letters: Sequence[Letter], lang: str) -> bytes:
-        """The PDF of these letters, each starting on a new page."""
+        """The PDF of these letters, each starting on a new page.
+
+        One pack at a time per process: WeasyPrint holds the GIL, so packs rendered side by side
+        in a worker's threads only slow each other down (measured: a third more CPU per pack
+        under load, twice the p99). Parallelism comes from worker processes.
+        """
+        with self._turn:
+            return self._render(letters, lang)
+
+    def _render(self, letters: Sequence[Letter], lang: str) -> bytes:
         try:
             composed = self.render_composed(letters, lang)
         except (AttributeError, TypeError, KeyError, IndexError, pikepdf.PdfError) as exc:

@@ -6,6 +6,8 @@ A reader compares what they see (every page as an image at 72 dpi) and what they
 
 import shutil
 import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -213,3 +215,37 @@ def test_a_pack_is_still_made_in_full_when_composing_fails(renderer, supporter_d
     supporter = Supporter.model_validate(supporter_data)
     letters = renderer.letters(supporter, renderer.campaign.choose(["ombudsman"]), TODAY)
     assert pdf_text(renderer.render(letters, "ru")) == pdf_text(renderer.render_full(letters, "ru"))
+
+
+def test_concurrent_packs_render_one_at_a_time_each_with_its_own_supporter(
+    renderer, supporter_data, monkeypatch
+):
+    """WeasyPrint holds the GIL: a worker's threads render in turn, and no pack ever carries
+    another supporter's name."""
+    busy, most = [0], [0]
+    lock = threading.Lock()
+    compose = renderer.render_composed
+
+    def counted(letters, lang):
+        with lock:
+            busy[0] += 1
+            most[0] = max(most[0], busy[0])
+        try:
+            return compose(letters, lang)
+        finally:
+            with lock:
+                busy[0] -= 1
+
+    monkeypatch.setattr(renderer, "render_composed", counted)
+    names = [f"Supporter Number {n}" for n in range(6)]
+    recipients = renderer.campaign.choose(["ombudsman", "prosecutor-general"])
+
+    def pack(name: str) -> str:
+        supporter = Supporter.model_validate({**supporter_data, "name": name})
+        return pdf_text(renderer.render(renderer.letters(supporter, recipients, TODAY), "ru"))
+
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        texts = list(pool.map(pack, names))
+    assert most[0] == 1
+    for name, text in zip(names, texts, strict=True):
+        assert [other for other in names if other in text] == [name]
