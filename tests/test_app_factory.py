@@ -1,10 +1,12 @@
 """The application factory: it starts on a migrated database and refuses one that is behind."""
 
+import gc
+
 import pytest
 from sqlalchemy import text
 
 from app.db import SchemaBehind, make_engine
-from app.main import create_app
+from app.main import create_app, create_served_app
 from app.settings import Settings
 
 
@@ -24,3 +26,21 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 30000
     engine.dispose()
+
+
+@pytest.fixture
+def interpreter_gc():
+    """Puts the interpreter's garbage-collector settings back after a test changes them."""
+    threshold = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
+
+
+def test_the_served_app_keeps_start_up_objects_out_of_garbage_collection(
+    app, settings, interpreter_gc
+):
+    gc.unfreeze()
+    create_served_app(settings)
+    assert gc.get_freeze_count() > 10_000
+    assert gc.get_threshold()[0] >= 10_000
