@@ -19,6 +19,7 @@ from weasyprint.document import Document
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from app.budget import within_budget
 from app.campaign import Campaign, Recipient
 from app.pdf_parts import FixedPack, build_fixed, compose, paint, plan, read_column
 from app.pdf_split import (
@@ -32,6 +33,7 @@ from app.pdf_split import (
 )
 from app.pdf_watch import fingerprint, system_font_files
 from app.supporter import PNG_DATA_URL, Supporter
+from app.turns import Turns
 from app.variants import first as first_variants
 
 DATE_LOCALES = {"en": "en_GB", "ru": "ru", "kk": "kk"}
@@ -141,7 +143,7 @@ class LetterRenderer:
         self.fetcher = CampaignFetcher(self.templates_dir, fonts_dir)
         self._system_fonts: list[Path] = []
         self._lock = threading.Lock()
-        self._turn = threading.Lock()
+        self._turns = Turns()
         self._assets = self._load(self._key())
 
     def _key(self) -> tuple:
@@ -251,17 +253,18 @@ class LetterRenderer:
         """The plain render: the whole pack's HTML laid out and painted by WeasyPrint."""
         return self._document(self.pack_html(letters, lang), self._current()).write_pdf()
 
-    def render(self, letters: Sequence[Letter], lang: str) -> bytes:
-        """The PDF of these letters, each starting on a new page.
+    def render_within(self, seconds: float, letters: Sequence[Letter], lang: str) -> bytes:
+        """render(), one pack at a time per process (app/turns.py), within a time budget
+        (app/budget.py) that starts when the pack's turn comes.
 
-        One pack at a time per process: WeasyPrint holds the GIL, so packs rendered side by side
-        in a worker's threads only slow each other down (measured: a third more CPU per pack
-        under load, twice the p99). Parallelism comes from worker processes.
+        Measured under load (benchmarks/load.py): a third less CPU per pack than packs rendered
+        side by side, and half the p99.
         """
-        with self._turn:
-            return self._render(letters, lang)
+        with self._turns.turn():
+            return within_budget(seconds, self.render, letters, lang)
 
-    def _render(self, letters: Sequence[Letter], lang: str) -> bytes:
+    def render(self, letters: Sequence[Letter], lang: str) -> bytes:
+        """The PDF of these letters, each starting on a new page."""
         try:
             composed = self.render_composed(letters, lang)
         except (AttributeError, TypeError, KeyError, IndexError, pikepdf.PdfError) as exc:

@@ -17,6 +17,7 @@ from app.campaign import LANGUAGES, load_campaign
 from app.pdf import LetterRenderer
 from app.settings import SOURCE_ROOT, Settings
 from app.supporter import MAX_MESSAGE, Supporter
+from app.turns import Turns
 from tests.conftest import KAZAKH_NAME, png_data_url
 from tests.reading import pdf_fonts, pdf_text, squeezed
 
@@ -242,10 +243,29 @@ def test_concurrent_packs_render_one_at_a_time_each_with_its_own_supporter(
 
     def pack(name: str) -> str:
         supporter = Supporter.model_validate({**supporter_data, "name": name})
-        return pdf_text(renderer.render(renderer.letters(supporter, recipients, TODAY), "ru"))
+        letters = renderer.letters(supporter, recipients, TODAY)
+        return pdf_text(renderer.render_within(60, letters, "ru"))
 
     with ThreadPoolExecutor(max_workers=len(names)) as pool:
         texts = list(pool.map(pack, names))
     assert most[0] == 1
     for name, text in zip(names, texts, strict=True):
         assert [other for other in names if other in text] == [name]
+
+
+def test_packs_waiting_to_render_take_their_turns_in_order_of_arrival():
+    turns, order = Turns(), []
+
+    def render(number: int) -> None:
+        with turns.turn():
+            order.append(number)
+
+    threads = [threading.Thread(target=render, args=(n,)) for n in range(6)]
+    with turns.turn():
+        for number, thread in enumerate(threads):
+            thread.start()
+            while turns.waiting <= number:  # until this one has queued behind the others
+                thread.join(0.001)
+    for thread in threads:
+        thread.join()
+    assert order == list(range(6))

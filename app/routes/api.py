@@ -8,7 +8,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from app.budget import within_budget
 from app.campaign import Campaign, UnknownRecipient
 from app.counts import public_stats
 from app.db import get_session
@@ -190,7 +189,7 @@ def create_letters(
     renderer: LetterRenderer = request.app.state.renderer
     budget = request.app.state.settings.render_budget_s
     letters = renderer.letters(supporter, chosen, today, pick_variants(campaign))
-    pdf = within_budget(budget, renderer.render, letters, supporter.language)
+    pdf = renderer.render_within(budget, letters, supporter.language)
     token = record_pack(session, chosen, supporter.language, supporter.country, today)
     session.commit()
     return Response(

@@ -12,7 +12,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from app.budget import within_budget
 from app.campaign import LANGUAGE_NAMES, Campaign
 from app.counts import public_stats
 from app.db import get_session
@@ -349,7 +348,7 @@ async def download(request: Request, session: Session = Depends(get_session)) ->
     choice = decode_variants(form.variants, campaign)
     letters = renderer.letters(supporter, recipients, today, choice or pick_variants(campaign))
     budget = request.app.state.settings.render_budget_s
-    pdf = within_budget(budget, renderer.render, letters, supporter.language)
+    pdf = renderer.render_within(budget, letters, supporter.language)
     name = f"appeal-letter-{ids[0]}" if only else "appeal-letters"
     return pdf_response(pdf, f"{name}-{today.isoformat()}.pdf")
 

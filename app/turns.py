@@ -1,0 +1,47 @@
+"""Renders take turns in a worker process, first come, first served.
+
+WeasyPrint holds the GIL, so packs rendered side by side in one process's threads only slow each
+other down; parallelism comes from worker processes. threading.Lock lets a newcomer take the lock
+ahead of threads already waiting, which stretches the slowest latencies under load; here each
+thread waits on a lock of its own, released in order of arrival.
+"""
+
+import threading
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class Turns:
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._waiting: deque[threading.Lock] = deque()
+        self._busy = False
+
+    @property
+    def waiting(self) -> int:
+        """Threads waiting for their turn now."""
+        with self._guard:
+            return len(self._waiting)
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """Waits for this thread's turn, then holds it for the block."""
+        with self._guard:
+            mine = None
+            if self._busy:
+                mine = threading.Lock()
+                mine.acquire()
+                self._waiting.append(mine)
+            else:
+                self._busy = True
+        if mine is not None:
+            mine.acquire()  # released by the thread before us, which hands its turn to us
+        try:
+            yield
+        finally:
+            with self._guard:
+                if self._waiting:
+                    self._waiting.popleft().release()
+                else:
+                    self._busy = False
