@@ -26,7 +26,9 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-from benchmarks.bench_pdf import KAZAKH_NAME, SENTENCE, machine, signature_png
+from app.settings import Settings
+from benchmarks.bench_pdf import KAZAKH_NAME, SENTENCE, Ways, machine, signature_png
+from benchmarks.bench_pdf import supporter as sample_supporter
 
 HOST = "127.0.0.1"
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -56,6 +58,23 @@ def supporters(count: int, seed: int = 11) -> list[bytes]:
         }
         bodies.append(json.dumps(body, ensure_ascii=False).encode())
     return bodies
+
+
+def reportlab_pack_ms(rounds: int = 15) -> float:
+    """How fast the machine is now: the median time of the ReportLab script's six-letter pack
+    (benchmarks/reportlab_letter.py), taken before and after the run. These machines' speed
+    drifts from hour to hour; the ratio to this reference drifts less."""
+    with tempfile.TemporaryDirectory() as work:
+        ways = Ways(Settings(), Path(work))
+        who = sample_supporter(0)
+        ways.prepare(who)
+        ways.reportlab(who)
+        times = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            ways.reportlab(who)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
 
 
 def free_port() -> int:
@@ -176,6 +195,7 @@ def wait_ready(port: int, server: subprocess.Popen, deadline: float) -> None:
 
 def run(args: argparse.Namespace) -> int:
     bodies = supporters(500)
+    reference_before = reportlab_pack_ms()
     port = free_port()
     command = Path(sys.executable).parent / "letter-campaign"
     with tempfile.TemporaryDirectory() as folder, database(Path(folder)) as url:
@@ -219,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
                 os.killpg(server.pid, signal.SIGKILL)
             log.close()
             server_log = (Path(folder) / "server.log").read_text(errors="replace")
+    results["reference_ms"] = (reference_before + reportlab_pack_ms()) / 2
     report(args, results, before, after, url)
     if results["errors"]:
         print("server log, last lines:\n" + "\n".join(server_log.splitlines()[-30:]))
@@ -288,6 +309,12 @@ def report(args, results: dict, before: dict, after: dict, url: str) -> None:  #
         print(
             f"server CPU per pack: {per_pack * 1000:.1f} ms (both workers), so at most "
             f"{2 / per_pack:.0f} packs per second on 2 cores with nothing else running"
+        )
+        reference = results["reference_ms"]
+        print(
+            f"reference: the ReportLab script makes a six-letter pack in {reference:.1f} ms now "
+            f"(mean of before and after); server CPU per pack is "
+            f"{per_pack * 1000 / reference:.2f} x that"
         )
         print(
             f"other CPU per pack: PostgreSQL {results['postgres_cpu'] / done * 1000:.1f} ms, "
