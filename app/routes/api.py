@@ -185,6 +185,9 @@ def create_letters(
             f"letters to {exc.recipient_id!r} are paused for now: {exc.reason}",
             "paused_recipient",
         )
+    # The checks' transaction ends here: no connection or SQLite write lock is held while the
+    # pack waits for its turn and renders.
+    session.commit()
     today = date.today()
     renderer: LetterRenderer = request.app.state.renderer
     budget = request.app.state.settings.render_budget_s

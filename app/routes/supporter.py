@@ -339,6 +339,7 @@ async def download(request: Request, session: Session = Depends(get_session)) ->
         if only not in ids:
             return _not_found(request)
         ids = [str(only)]
+    session.commit()  # nothing more to read: no connection is held while the pack renders
     campaign: Campaign = request.app.state.campaign
     recipients = campaign.choose(ids)
     today = date.today()
