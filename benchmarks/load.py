@@ -84,8 +84,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def database(folder: Path):
+def database(folder: Path, kind: str):
     """A fresh database for the run, dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'load.db'}"
+        return
     try:
         from sqlalchemy import create_engine, text
 
@@ -198,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
     reference_before = reportlab_pack_ms()
     port = free_port()
     command = Path(sys.executable).parent / "letter-campaign"
-    with tempfile.TemporaryDirectory() as folder, database(Path(folder)) as url:
+    with tempfile.TemporaryDirectory() as folder, database(Path(folder), args.database) as url:
         # Every simulated supporter comes from 127.0.0.1: the per-address limit is lifted.
         env = {
             **os.environ,
@@ -341,6 +344,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--max-packs", type=int, default=10_000)
     parser.add_argument("--warmup", type=int, default=200, help="packs posted before timing")
+    parser.add_argument(
+        "--database",
+        choices=["auto", "sqlite"],
+        default="auto",
+        help="auto: PostgreSQL on 127.0.0.1:5432 when it answers, else SQLite",
+    )
     return run(parser.parse_args(argv))
 
 
