@@ -144,6 +144,20 @@ def app(settings: Settings):
 
 
 @pytest.fixture
+def connections_while_rendering(app, monkeypatch) -> list[int]:
+    """For each pack the app renders, how many pooled database connections were checked out."""
+    renderer, pool = app.state.renderer, app.state.engine.pool
+    render, seen = renderer.render, []
+
+    def watched(letters, lang):
+        seen.append(pool.checkedout())
+        return render(letters, lang)
+
+    monkeypatch.setattr(renderer, "render", watched)
+    return seen
+
+
+@pytest.fixture
 def client(app):
     from fastapi.testclient import TestClient
 
