@@ -1,11 +1,14 @@
 """The supporter form without JavaScript, as a browser posts it: errors next to their fields,
 the preview, back to edit, create, download all or one, and "I have posted them"."""
 
+import asyncio
 import io
 import re
+import threading
 from datetime import date
 from urllib.parse import urlencode
 
+import httpx
 import pdfplumber
 import pytest
 
@@ -322,3 +325,35 @@ def test_a_download_renders_without_holding_a_database_connection(
     values = create(client, typed).form_values("#download")
     assert post(client, "/letters/pdf", values).status_code == 200
     assert connections_while_rendering == [0]
+
+
+def test_the_service_keeps_answering_while_a_download_renders(app, client, typed, monkeypatch):
+    """The download handler is async: its pack must render off the event loop, or every other
+    request to the worker waits for the pack's turn and its render."""
+    values = create(client, typed).form_values("#download")
+    rendering, answered, waited = threading.Event(), threading.Event(), []
+    render = app.state.renderer.render
+
+    def render_after_a_health_check(letters, lang):
+        rendering.set()
+        waited.append(answered.wait(10))
+        return render(letters, lang)
+
+    monkeypatch.setattr(app.state.renderer, "render", render_after_a_health_check)
+
+    async def download_and_check_health():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            form = {"content-type": "application/x-www-form-urlencoded"}
+            download = asyncio.create_task(
+                http.post("/letters/pdf", content=urlencode(values), headers=form)
+            )
+            assert await asyncio.to_thread(rendering.wait, 10)
+            health = await http.get("/healthz")
+            answered.set()
+            return health, await download
+
+    health, download = asyncio.run(download_and_check_health())
+    assert health.status_code == 200
+    assert download.status_code == 200
+    assert waited == [True]

@@ -11,6 +11,7 @@ from datetime import date
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.campaign import LANGUAGE_NAMES, Campaign
 from app.counts import public_stats
@@ -349,7 +350,8 @@ async def download(request: Request, session: Session = Depends(get_session)) ->
     choice = decode_variants(form.variants, campaign)
     letters = renderer.letters(supporter, recipients, today, choice or pick_variants(campaign))
     budget = request.app.state.settings.render_budget_s
-    pdf = renderer.render_within(budget, letters, supporter.language)
+    # In a worker thread: the event loop must not stop while the pack waits its turn and renders.
+    pdf = await run_in_threadpool(renderer.render_within, budget, letters, supporter.language)
     name = f"appeal-letter-{ids[0]}" if only else "appeal-letters"
     return pdf_response(pdf, f"{name}-{today.isoformat()}.pdf")
 
