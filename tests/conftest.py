@@ -107,19 +107,27 @@ def postgres_database() -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(request, tmp_path_factory) -> Iterator[str]:
-    """A migrated, empty database of each kind, for the whole session."""
+@contextmanager
+def migrated_database(kind: str, folder: Path) -> Iterator[str]:
+    """A new, migrated database: an SQLite file in `folder`, or a PostgreSQL database dropped
+    afterwards."""
     from app.db import migrate
 
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    if kind == "sqlite":
+        url = f"sqlite:///{folder / 'letters.db'}"
         migrate(url)
         yield url
     else:
         with postgres_database() as url:
             migrate(url)
             yield url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request, tmp_path_factory) -> Iterator[str]:
+    """A migrated, empty database of each kind, for the whole session."""
+    with migrated_database(request.param, tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 @pytest.fixture

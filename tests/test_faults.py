@@ -23,7 +23,7 @@ from app.letters import token_hash
 from app.models import Letter
 from app.settings import SOURCE_ROOT
 from app.staff import add_staff, utc_now
-from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD, postgres_database
+from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD, migrated_database, postgres_database
 from tests.servers import free_port, running
 from tests.staff_pages import csrf_token
 from tests.tcp_proxy import TcpProxy
@@ -205,14 +205,8 @@ def worker_pids(server: subprocess.Popen) -> list[int]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fresh_database(request, tmp_path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'letters.db'}"
-        migrate(url)
+    with migrated_database(request.param, tmp_path) as url:
         yield url
-    else:
-        with postgres_database() as url:
-            migrate(url)
-            yield url
 
 
 REQUESTS = 80
