@@ -1,6 +1,7 @@
 """How the service answers what it cannot do: invalid input, a database that is away or refuses
-writes, a render over its time budget. Each gets a clear status and message, never a 500 page
-with a stack trace; the API answers JSON, pages answer a short page in the supporter's language.
+writes, a render over its time budget, more packs waiting to render than a worker queues. Each
+gets a clear status and message, never a 500 page with a stack trace; the API answers JSON, pages
+answer a short page in the supporter's language.
 """
 
 import logging
@@ -16,10 +17,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.budget import RenderBudgetExceeded
 from app.i18n import BABEL_LOCALES, N_, gettext, render, ui_language
+from app.turns import Busy
 
 LOGGER = logging.getLogger("letter_campaign.errors")
 DATABASE_RETRY_S = 30
 RENDER_RETRY_S = 10
+BUSY_RETRY_S = 5
 # PostgreSQL refusing writes: a read-only transaction (a standby, or a database set read-only).
 READ_ONLY_SQLSTATE = "25006"
 # SQLite errors after which a pooled connection is not to be trusted again: a connection that
@@ -37,6 +40,12 @@ BUDGET_TEXT = N_(
     "Please try again; if it happens again, shorten your message."
 )
 
+BUSY_HEADING = N_("Many people are writing letters right now")
+BUSY_TEXT = N_(
+    "Your letters could not be made at this moment, and nothing was counted. "
+    "Please try again in a few seconds."
+)
+
 
 def wants_json(request: Request) -> bool:
     accept = request.headers.get("accept", "")
@@ -46,9 +55,15 @@ def wants_json(request: Request) -> bool:
 
 
 def problem_page(
-    request: Request, status: int, heading: str, paragraphs: list[str], retry_after: int
+    request: Request,
+    status: int,
+    heading: str,
+    paragraphs: list[str],
+    retry_after: int,
+    retry: tuple[str, list[tuple[str, str]]] | None = None,
 ) -> HTMLResponse:
-    """The page for a request the service could not answer, in the supporter's language."""
+    """The page for a request the service could not answer, in the supporter's language;
+    `retry` (action, fields) gives it a button that posts the same form again."""
     lang = ui_language(request)
     html = render(
         lang,
@@ -59,6 +74,7 @@ def problem_page(
         html_locale=BABEL_LOCALES[lang],
         heading=gettext(lang, heading),
         paragraphs=paragraphs,
+        retry=retry,
     )
     headers = {"Retry-After": str(retry_after), "Cache-Control": "no-store"}
     return HTMLResponse(html, status_code=status, headers=headers)
@@ -102,6 +118,27 @@ async def _render_budget(request: Request, error: Exception) -> Response:
     return problem_page(request, 503, BUDGET_HEADING, [text], RENDER_RETRY_S)
 
 
+def busy_response(
+    request: Request, retry: tuple[str, list[tuple[str, str]]] | None = None
+) -> Response:
+    """503 for a pack refused because too many wait to render in this worker: nothing was made
+    or counted, and the supporter tries again in a few seconds."""
+    LOGGER.warning("render queue full: pack refused")
+    if wants_json(request):
+        return JSONResponse(
+            {"detail": "too many packs are waiting to be made: nothing was made or counted; "
+             f"try again in {BUSY_RETRY_S} s"},
+            status_code=503,
+            headers={"Retry-After": str(BUSY_RETRY_S)},
+        )  # fmt: skip
+    text = gettext(ui_language(request), BUSY_TEXT)
+    return problem_page(request, 503, BUSY_HEADING, [text], BUSY_RETRY_S, retry)
+
+
+async def _busy(request: Request, error: Exception) -> Response:
+    return busy_response(request)
+
+
 async def _invalid_request(request: Request, error: Exception) -> Response:
     """FastAPI's 422, without echoing the input back: a signature image is 300 KB, and text with
     a lone surrogate cannot even be encoded as the response."""
@@ -118,6 +155,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(PoolTimeout, _database_error)
     app.add_exception_handler(RenderBudgetExceeded, _render_budget)
+    app.add_exception_handler(Busy, _busy)
 
 
 def forget_broken_connections(engine: Engine) -> None:

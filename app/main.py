@@ -41,7 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.campaign = campaign
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
-    app.state.renderer = LetterRenderer(campaign, settings.fonts_dir)
+    app.state.renderer = LetterRenderer(
+        campaign, settings.fonts_dir, queue_limit=settings.render_queue
+    )
     app.state.assets = build_assets(settings, campaign)
 
     app.middleware("http")(log_requests)

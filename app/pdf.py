@@ -127,7 +127,14 @@ class LetterRenderer:
     font changes on disk.
     """
 
-    def __init__(self, campaign: Campaign, fonts_dir: Path, *, fast: bool = True) -> None:
+    def __init__(
+        self,
+        campaign: Campaign,
+        fonts_dir: Path,
+        *,
+        fast: bool = True,
+        queue_limit: int | None = None,
+    ) -> None:
         font = fonts_dir / HANDWRITING_FONT
         if not font.is_file():
             raise FileNotFoundError(f"{font} is missing: run `make install` to build the fonts")
@@ -143,7 +150,7 @@ class LetterRenderer:
         self.fetcher = CampaignFetcher(self.templates_dir, fonts_dir)
         self._system_fonts: list[Path] = []
         self._lock = threading.Lock()
-        self._turns = Turns()
+        self._turns = Turns(queue_limit)
         self._assets = self._load(self._key())
 
     def _key(self) -> tuple:
@@ -174,6 +181,11 @@ class LetterRenderer:
                     self._assets = self._load(key)
                 assets = self._assets
         return assets
+
+    @property
+    def waiting(self) -> int:
+        """Packs waiting for their turn to render in this process."""
+        return self._turns.waiting
 
     @property
     def stylesheet(self) -> CSS:
@@ -255,7 +267,8 @@ class LetterRenderer:
 
     def render_within(self, seconds: float, letters: Sequence[Letter], lang: str) -> bytes:
         """render(), one pack at a time per process (app/turns.py), within a time budget
-        (app/budget.py) that starts when the pack's turn comes.
+        (app/budget.py) that starts when the pack's turn comes; turns.Busy when too many packs
+        wait already.
 
         Measured under load (benchmarks/load.py): a third less CPU per pack than packs rendered
         side by side, and half the p99.

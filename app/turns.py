@@ -4,6 +4,10 @@ WeasyPrint holds the GIL, so packs rendered side by side in one process's thread
 other down; parallelism comes from worker processes. threading.Lock lets a newcomer take the lock
 ahead of threads already waiting, which stretches the slowest latencies under load; here each
 thread waits on a lock of its own, released in order of arrival.
+
+The queue is bounded: past `limit` waiting packs a newcomer is refused at once (`Busy`), so under
+overload the packs that are made still come within seconds, and no thread is held for a pack
+whose supporter would give up waiting.
 """
 
 import threading
@@ -12,8 +16,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 
+class Busy(Exception):  # noqa: N818 (named for what the client is told)
+    """Too many packs already wait for their turn in this process."""
+
+    def __init__(self, waiting: int) -> None:
+        super().__init__(f"{waiting} packs are waiting to be rendered")
+        self.waiting = waiting
+
+
 class Turns:
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = limit
         self._guard = threading.Lock()
         self._waiting: deque[threading.Lock] = deque()
         self._busy = False
@@ -26,10 +39,13 @@ class Turns:
 
     @contextmanager
     def turn(self) -> Iterator[None]:
-        """Waits for this thread's turn, then holds it for the block."""
+        """Waits for this thread's turn, then holds it for the block; Busy if `limit` packs
+        wait already."""
         with self._guard:
             mine = None
             if self._busy:
+                if self.limit is not None and len(self._waiting) >= self.limit:
+                    raise Busy(len(self._waiting))
                 mine = threading.Lock()
                 mine.acquire()
                 self._waiting.append(mine)

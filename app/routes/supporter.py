@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from app.campaign import LANGUAGE_NAMES, Campaign
 from app.counts import public_stats
 from app.db import get_session
+from app.errors import busy_response
 from app.feed import atom_feed
 from app.forms import Checked, SupporterForm, check, valid_token
 from app.i18n import (
@@ -44,6 +45,7 @@ from app.operations import (
 from app.pdf import LetterRenderer
 from app.rich_text import linkify
 from app.share_image import share_image
+from app.turns import Busy
 from app.variants import decode as decode_variants
 from app.variants import encode as encode_variants
 from app.variants import pick as pick_variants
@@ -351,7 +353,11 @@ async def download(request: Request, session: Session = Depends(get_session)) ->
     letters = renderer.letters(supporter, recipients, today, choice or pick_variants(campaign))
     budget = request.app.state.settings.render_budget_s
     # In a worker thread: the event loop must not stop while the pack waits its turn and renders.
-    pdf = await run_in_threadpool(renderer.render_within, budget, letters, supporter.language)
+    try:
+        pdf = await run_in_threadpool(renderer.render_within, budget, letters, supporter.language)
+    except Busy:
+        fields = [(name, str(value)) for name, value in data.multi_items()]
+        return busy_response(request, (f"/letters/pdf?lang={ui_language(request)}", fields))
     name = f"appeal-letter-{ids[0]}" if only else "appeal-letters"
     return pdf_response(pdf, f"{name}-{today.isoformat()}.pdf")
 
