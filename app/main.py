@@ -2,6 +2,8 @@
 
 import gc
 import logging
+import threading
+import time
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -19,6 +21,8 @@ from app.routes import api, assets, dashboard, health, steering, supporter
 from app.security import BodyLimit, SecurityHeaders
 from app.settings import Settings
 
+LOGGER = logging.getLogger("letter_campaign.main")
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service; nothing is read or connected until this runs."""
@@ -28,9 +32,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.database_url)
     forget_broken_connections(engine)
     check_schema(engine)
+    warmed = threading.Event()
+    if not settings.warm_up:
+        warmed.set()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        if not warmed.is_set():
+            threading.Thread(
+                target=warm_up, args=(app.state.renderer, warmed), name="warm-up", daemon=True
+            ).start()
         yield
         engine.dispose()
 
@@ -44,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.renderer = LetterRenderer(
         campaign, settings.fonts_dir, queue_limit=settings.render_queue
     )
+    app.state.warmed = warmed
     app.state.assets = build_assets(settings, campaign)
 
     app.middleware("http")(log_requests)
@@ -64,6 +76,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(steering.router)
     app.include_router(supporter.router)
     return app
+
+
+def warm_up(renderer: LetterRenderer, done: threading.Event) -> None:
+    """Lays out the letters' fixed parts in the background after start-up; /readyz says ready
+    once they are there. Should it fail, packs still come: their parts are then laid out on
+    first use, or the pack is rendered in full."""
+    started = time.perf_counter()
+    try:
+        sets = renderer.warm_up()
+        seconds = time.perf_counter() - started
+        LOGGER.info("warm-up: %d sets of fixed parts laid out in %.1f s", sets, seconds)
+    except Exception as exc:
+        LOGGER.warning("warm-up failed (%s); parts are laid out on first use", type(exc).__name__)
+    finally:
+        done.set()
 
 
 def create_served_app(settings: Settings | None = None) -> FastAPI:

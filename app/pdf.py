@@ -1,6 +1,7 @@
 """Renders a supporter's pack of appeal letters as one printable PDF."""
 
 import base64
+import itertools
 import logging
 import threading
 from collections.abc import Mapping, Sequence
@@ -339,6 +340,22 @@ class LetterRenderer:
                     self._system_fonts = system_font_files(assets.fixed[slot].families)
                     assets.key = self._key()
         return assets.fixed[slot]
+
+    def warm_up(self) -> int:
+        """Lays out every set of fixed parts a pack can need (each language, with and without a
+        message, each choice of the variant paragraphs that sit in them), so that the first
+        supporters after a start do not wait for them. Returns how many sets there are."""
+        assets = self._current()
+        counts = self.campaign.case.variants
+        sets = 0
+        for lang in self.campaign.languages:
+            self._fixed_variants(assets, lang, ())
+            names = sorted(assets.in_fixed[lang])
+            for numbers in itertools.product(*(range(1, counts[n] + 1) for n in names)):
+                for with_message in (False, True):
+                    self._fixed(assets, lang, with_message, tuple(zip(names, numbers, strict=True)))
+                    sets += 1
+        return sets
 
     def _fixed_variants(self, assets: _Assets, lang: str, variants: tuple) -> tuple:
         """The pack's choice of those variant paragraphs that sit in the fixed parts: only

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     rate_limit_login: str = "10/minute;50/hour"
     render_budget_s: float = Field(default=15.0, gt=0)
     render_queue: int = Field(default=16, ge=1, le=1000)
+    warm_up: bool = True
 
     @field_validator("log_level", "environment", mode="before")
     @classmethod

@@ -21,6 +21,9 @@ KAZAKH_NAME = "Әсел Нұрғалиқызы Жүсіпова"
 # (test_rate_limits.py) set the limits they test. Server processes inherit these too.
 os.environ.setdefault("RATE_LIMIT_LETTERS", "100000/minute")
 os.environ.setdefault("RATE_LIMIT_LOGIN", "100000/minute")
+# Servers started by tests lay out letters' parts when first needed; test_app_factory.py tests the
+# warm-up itself.
+os.environ.setdefault("WARM_UP", "false")
 
 
 def png_data_url(width: int = 300, height: int = 100) -> str:

@@ -1,13 +1,17 @@
 """The application factory: it starts on a migrated database and refuses one that is behind."""
 
 import gc
+import threading
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import text
+from weasyprint import HTML
 
 from app.db import SchemaBehind, make_engine
 from app.main import create_app, create_served_app
 from app.settings import Settings
+from tests.conftest import migrated_database
 
 
 def test_the_service_answers_on_each_database(client, database_url):
@@ -44,3 +48,35 @@ def test_the_served_app_keeps_start_up_objects_out_of_garbage_collection(
     create_served_app(settings)
     assert gc.get_freeze_count() > 10_000
     assert gc.get_threshold()[0] >= 10_000
+
+
+def test_letter_parts_are_laid_out_before_the_service_says_ready(
+    tmp_path, monkeypatch, supporter_data
+):
+    """After a start, the first supporters do not wait for the officials' fixed parts: they are
+    laid out in the background while /readyz says "warming up"; afterwards every pack, in any
+    language, with or without a message, needs one WeasyPrint layout: its supporter's parts."""
+    layouts, render = [], HTML.render
+
+    def counted(self, *args, **kwargs):
+        layouts.append(1)
+        return render(self, *args, **kwargs)
+
+    monkeypatch.setattr(HTML, "render", counted)
+    with migrated_database("sqlite", tmp_path) as url:
+        app = create_app(Settings(database_url=url, warm_up=True))
+        go, warm_up = threading.Event(), app.state.renderer.warm_up
+        monkeypatch.setattr(app.state.renderer, "warm_up", lambda: go.wait(30) and warm_up())
+        with TestClient(app) as client:
+            assert client.get("/readyz").json() == {"status": "warming up: laying out the letters"}
+            assert client.get("/healthz").status_code == 200
+            go.set()
+            assert app.state.warmed.wait(120)
+            assert client.get("/readyz").json() == {"status": "ready"}
+            for language in app.state.campaign.languages:
+                for message in (None, "Прошу вас вмешаться."):
+                    layouts.clear()
+                    body = {**supporter_data, "language": language, "message": message}
+                    assert client.post("/api/letters", json=body).status_code == 200
+                    assert len(layouts) == 1, (language, message)
+        app.state.engine.dispose()

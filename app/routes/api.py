@@ -84,7 +84,8 @@ UNAVAILABLE = {
     503: {
         "model": Refused,
         "description": "The database is unavailable (or, for letters, the render went over its "
-        "time budget); nothing was made or counted. `Retry-After` says when to try again.",
+        "time budget, or too many packs wait to be made); nothing was made or counted. "
+        "`Retry-After` says when to try again.",
     }
 }
 LETTER_REFUSALS = {

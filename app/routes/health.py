@@ -18,7 +18,10 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
-    """Ready to serve: the database answers and its schema is the one this code needs."""
+    """Ready to serve: the letters' fixed parts are laid out (app.main.warm_up), the database
+    answers and its schema is the one this code needs."""
+    if not request.app.state.warmed.is_set():
+        return JSONResponse({"status": "warming up: laying out the letters"}, 503)
     try:
         check_schema(request.app.state.engine)
     except SchemaBehind:
