@@ -67,11 +67,12 @@ def _upsert(
         {**dict(zip(keys, key, strict=True)), "generated": 0, "sent": 0, column: number}
         for key, number in sorted(counts.items())
     ]
-    statement = make(table).values(rows)
+    statement = make(table)
     statement = statement.on_conflict_do_update(
         index_elements=list(keys), set_={column: table.c[column] + statement.excluded[column]}
     )
-    session.execute(statement)
+    # executemany, not one multi-row VALUES: SQLAlchemy compiles that anew for every call.
+    session.execute(statement, rows)
 
 
 @event.listens_for(Session, "after_commit")
