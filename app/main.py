@@ -14,7 +14,7 @@ from app.assets import build_assets
 from app.campaign import load_campaign
 from app.db import check_schema, make_engine
 from app.errors import forget_broken_connections, install_error_handlers
-from app.logs import log_requests
+from app.logs import RequestLog
 from app.pdf import LetterRenderer
 from app.ratelimit import RateLimit, RateLimiter, storage_url
 from app.routes import api, assets, dashboard, health, steering, supporter
@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.warmed = warmed
     app.state.assets = build_assets(settings, campaign)
 
-    app.middleware("http")(log_requests)
+    app.add_middleware(RequestLog)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     limits = {"letters": settings.rate_limit_letters, "login": settings.rate_limit_login}
     limiter = RateLimiter(limits, storage_url(settings.redis_url), settings.secret_key)

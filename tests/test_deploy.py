@@ -159,16 +159,21 @@ def test_logs_are_json_lines_without_addresses_or_tokens(dockerfile, tmp_path):
     secret_token = "private-token-that-must-not-be-logged"
     with running(["scripts/start.sh"], env, port, tmp_path / "log") as (base_url, _):
         headers = {"User-Agent": "TellTaleBrowser/1.0"}
-        httpx.get(f"{base_url}/healthz", headers=headers)
-        httpx.post(f"{base_url}/api/letters/{secret_token}/sent", headers=headers)
-        httpx.get(f"{base_url}/no-such-page", headers=headers)
+        answers = [
+            httpx.get(f"{base_url}/healthz", headers=headers),
+            httpx.post(f"{base_url}/api/letters/{secret_token}/sent", headers=headers),
+            httpx.get(f"{base_url}/no-such-page", headers=headers),
+        ]
     lines = [line for line in (tmp_path / "log").read_text().splitlines() if line.strip()]
     records = [json.loads(line) for line in lines if line.startswith("{")]
     requests = [r for r in records if r.get("message") == "request"]
     assert len(requests) >= 3
     for record in requests:
         assert {"request_id", "route", "status", "duration_ms"} <= record.keys()
-    assert {r["route"] for r in requests} >= {"/healthz"}
+    assert {r["route"] for r in requests} >= {"/healthz", "/api/letters/{token}/sent"}
+    logged = {r["request_id"]: r["status"] for r in requests}
+    for answer in answers:  # each answer names its log line
+        assert logged[answer.headers["x-request-id"]] == answer.status_code
     # The server names its own listening address once; no line names a client's.
     whole = "\n".join(line for line in lines if "running on http://127.0.0.1" not in line)
     for leak in ("127.0.0.1", secret_token, "TellTaleBrowser"):
