@@ -76,7 +76,11 @@ def problem_page(
         paragraphs=paragraphs,
         retry=retry,
     )
-    headers = {"Retry-After": str(retry_after), "Cache-Control": "no-store"}
+    headers = {
+        "Retry-After": str(retry_after),
+        "Cache-Control": "no-store",
+        "X-Robots-Tag": "noindex, nofollow",
+    }
     return HTMLResponse(html, status_code=status, headers=headers)
 
 

@@ -74,6 +74,7 @@ class RequestLog:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message.setdefault("headers", [])
                 MutableHeaders(scope=message)["X-Request-ID"] = request_id
             await send(message)
 

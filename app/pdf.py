@@ -344,17 +344,20 @@ class LetterRenderer:
     def warm_up(self) -> int:
         """Lays out every set of fixed parts a pack can need (each language, with and without a
         message, each choice of the variant paragraphs that sit in them), so that the first
-        supporters after a start do not wait for them. Returns how many sets there are."""
+        supporters after a start do not wait for them. Each set takes a turn, as a pack does:
+        packs that come meanwhile are rendered in between. Returns how many sets are ready."""
         assets = self._current()
         counts = self.campaign.case.variants
         sets = 0
         for lang in self.campaign.languages:
-            self._fixed_variants(assets, lang, ())
+            with self._turns.turn(limited=False):
+                self._fixed_variants(assets, lang, ())
             names = sorted(assets.in_fixed[lang])
             for numbers in itertools.product(*(range(1, counts[n] + 1) for n in names)):
                 for with_message in (False, True):
-                    self._fixed(assets, lang, with_message, tuple(zip(names, numbers, strict=True)))
-                    sets += 1
+                    chosen = tuple(zip(names, numbers, strict=True))
+                    with self._turns.turn(limited=False):
+                        sets += self._fixed(assets, lang, with_message, chosen) is not None
         return sets
 
     def _fixed_variants(self, assets: _Assets, lang: str, variants: tuple) -> tuple:

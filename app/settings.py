@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     rate_limit_letters: str = "20/minute;200/hour"
     rate_limit_login: str = "10/minute;50/hour"
     render_budget_s: float = Field(default=15.0, gt=0)
-    render_queue: int = Field(default=16, ge=1, le=1000)
+    # Each waiting pack holds one of the 40 threads a worker runs its plain routes in.
+    render_queue: int = Field(default=16, ge=1, le=32)
     warm_up: bool = True
 
     @field_validator("log_level", "environment", mode="before")

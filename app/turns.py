@@ -38,13 +38,13 @@ class Turns:
             return len(self._waiting)
 
     @contextmanager
-    def turn(self) -> Iterator[None]:
+    def turn(self, limited: bool = True) -> Iterator[None]:
         """Waits for this thread's turn, then holds it for the block; Busy if `limit` packs
-        wait already."""
+        wait already (unless not `limited`: work that must be done, such as the warm-up)."""
         with self._guard:
             mine = None
             if self._busy:
-                if self.limit is not None and len(self._waiting) >= self.limit:
+                if limited and self.limit is not None and len(self._waiting) >= self.limit:
                     raise Busy(len(self._waiting))
                 mine = threading.Lock()
                 mine.acquire()

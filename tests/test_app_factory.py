@@ -65,15 +65,24 @@ def test_letter_parts_are_laid_out_before_the_service_says_ready(
     monkeypatch.setattr(HTML, "render", counted)
     with migrated_database("sqlite", tmp_path) as url:
         app = create_app(Settings(database_url=url, warm_up=True))
-        go, warm_up = threading.Event(), app.state.renderer.warm_up
-        monkeypatch.setattr(app.state.renderer, "warm_up", lambda: go.wait(30) and warm_up())
+        go, warm_up, ready = threading.Event(), app.state.renderer.warm_up, []
+
+        def held_warm_up() -> int:
+            go.wait(30)
+            ready.append(warm_up())
+            return ready[-1]
+
+        monkeypatch.setattr(app.state.renderer, "warm_up", held_warm_up)
         with TestClient(app) as client:
             assert client.get("/readyz").json() == {"status": "warming up: laying out the letters"}
             assert client.get("/healthz").status_code == 200
             go.set()
             assert app.state.warmed.wait(120)
+            languages = app.state.campaign.languages
+            # One layout per set: each language, message or not, each appeal variant.
+            assert ready == [len(layouts)] == [len(languages) * 2 * 3]
             assert client.get("/readyz").json() == {"status": "ready"}
-            for language in app.state.campaign.languages:
+            for language in languages:
                 for message in (None, "Прошу вас вмешаться."):
                     layouts.clear()
                     body = {**supporter_data, "language": language, "message": message}

@@ -7,6 +7,7 @@ way its CMD starts it: the same script, with the same environment variables.
 import json
 import subprocess
 import threading
+import time
 
 import httpx
 import pytest
@@ -82,13 +83,23 @@ def test_the_service_starts_as_the_image_starts_it(dockerfile, tmp_path):
         DATABASE_URL=f"sqlite:///{tmp_path / 'image.db'}",
         HOST="127.0.0.1",
         PORT=str(port),
+        WARM_UP="true",
     )
-    with running(["scripts/start.sh"], env, port, tmp_path / "log") as (base_url, _):
+    log = tmp_path / "log"
+    workers = int(env["WORKERS"])
+    with running(["scripts/start.sh"], env, port, log) as (base_url, _):
         assert httpx.get(f"{base_url}/healthz").json() == {"status": "ok"}
-        ready = httpx.get(f"{base_url}/readyz")
-        assert ready.status_code == 200, ready.text
-    log = (tmp_path / "log").read_text()
-    assert "Started parent process" in log or "Application startup complete" in log
+        deadline = time.monotonic() + 120
+        while log.read_text().count("sets of fixed parts laid out") < workers:
+            ready = httpx.get(f"{base_url}/readyz")
+            assert ready.json()["status"] in ("ready", "warming up: laying out the letters")
+            assert time.monotonic() < deadline, "the workers did not finish their warm-up"
+            time.sleep(0.2)  # polling processes that warm up, not waiting for a result
+        for _ in range(2 * workers):  # each connection may land on either worker
+            ready = httpx.get(f"{base_url}/readyz")
+            assert ready.status_code == 200, ready.text
+    started = log.read_text()
+    assert "Started parent process" in started or "Application startup complete" in started
 
 
 def test_replicas_starting_at_once_migrate_one_postgresql_database_safely(dockerfile, tmp_path):

@@ -17,7 +17,7 @@ from tests.test_supporter_form import create
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 SUPPORTER = {
     "name": "Мария Иванова-Шмидт",
-    "street": "Lindenstraße 12",
+    "street": 'Lindenstraße 12, "Hof" <b>&amp; 3',
     "postcode": "10969",
     "city": "Berlin",
     "country": "DE",
@@ -97,6 +97,7 @@ def test_a_download_past_the_queue_offers_to_try_again_with_the_same_values(app,
     assert third.status_code == 503
     assert third.headers["retry-after"] == "5"
     assert third.headers["cache-control"] == "no-store"
+    assert third.headers["x-robots-tag"] == "noindex, nofollow"
     page = Page(third.text)
     assert page.text("h1") == "Сейчас письма пишут очень многие"
     assert "ничего не было засчитано" in page.text("main")
