@@ -124,8 +124,10 @@ def lock_period(failures: int) -> timedelta:
 def authenticate(db: Session, email: str, password: str, now: datetime) -> Staff:
     """The staff member whose password this is, or LoginRefused / LoginLocked.
 
-    A locked account is refused before its password is checked, so guessing stops while it is
-    locked. The caller commits either way: the failure counter is part of the answer.
+    A locked account is refused without its password being checked, so guessing stops while it
+    is locked; the same hashing work is done all the same, so that neither an unknown address
+    nor a lock shows in the time the answer takes. The caller commits either way: the failure
+    counter is part of the answer.
     """
     try:
         email = normalise_email(email)
@@ -139,6 +141,7 @@ def authenticate(db: Session, email: str, password: str, now: datetime) -> Staff
         _verify(_dummy(), password)  # the same work as for a real account: no timing tell
         raise LoginRefused()
     if staff.locked_until is not None and as_utc(staff.locked_until) > now:
+        _verify(_dummy(), password)
         raise LoginLocked(as_utc(staff.locked_until))
     if _verify(staff.password_hash, password):
         values: dict = {"failed_logins": 0, "locked_until": None}

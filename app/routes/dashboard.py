@@ -4,7 +4,6 @@ Nothing here answers without a live staff session: pages redirect to /login, the
 401, and neither says anything about the counts.
 """
 
-import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -31,7 +30,6 @@ from app.offline import (
 from app.operations import staff_view
 from app.staff import (
     LOGIN_FORM_MAX_AGE,
-    LoginLocked,
     LoginRefused,
     authenticate,
     close_session,
@@ -50,6 +48,11 @@ LOGIN_COOKIE = "staff_login_form"
 CHART_DAYS = 60
 PAPER_ENTRIES_SHOWN = 200
 NO_STORE = {"Cache-Control": "no-store"}
+LOGIN_REFUSED = (
+    "Wrong email or password. After several failed logins an account is locked for a while, "
+    "and then even the right password is refused: try again later, or ask whoever runs the "
+    "service (letter-campaign staff list shows locks)."
+)
 COUNTRY_NAMES = Locale("en").territories
 
 router = APIRouter(include_in_schema=False)
@@ -157,20 +160,11 @@ def login(
         return _login_page(request, 403, message, email)
     try:
         staff = authenticate(db, email, password, now)
-    except LoginLocked as locked:
-        db.commit()
-        wait = max(1, math.ceil((locked.until - now).total_seconds()))
-        message = (
-            "Too many failed logins for this account. It is locked until "
-            f"{locked.until:%H:%M:%S} UTC (about {math.ceil(wait / 60)} min); "
-            "each further failure locks it for longer."
-        )
-        response = _login_page(request, 429, message, email)
-        response.headers["Retry-After"] = str(wait)
-        return response
     except LoginRefused:
+        # One answer for an unknown address, a wrong password and a locked account: a lock
+        # would tell a stranger guessing addresses that this one belongs to staff.
         db.commit()
-        return _login_page(request, 401, "Wrong email or password.", email)
+        return _login_page(request, 401, LOGIN_REFUSED, email)
     settings = request.app.state.settings
     previous = request.cookies.get(SESSION_COOKIE)
     cookie = open_session(db, staff, now, settings.session_max_age, secret, previous)
