@@ -1,4 +1,5 @@
-"""The `letter-campaign` command: render packs, migrate the database, serve the web service."""
+"""The `letter-campaign` command: render packs, migrate the database, serve the web service,
+and the operators' tasks (staff accounts, campaign state, officials, letter counts)."""
 
 import argparse
 import json
@@ -191,6 +192,30 @@ def cmd_official(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_counts(args: argparse.Namespace, settings: Settings) -> int:
+    """The running counts that every figure reads, against the letter rows: after a restore or
+    a bulk load, or to be sure. Reads every letter, so it is a task for a quiet moment."""
+    from app.counts import differences, recount
+    from app.db import SchemaBehind
+    from app.operations import audit
+
+    try:
+        with database_session(settings) as session:
+            if args.action == "rebuild":
+                recount(session.connection())
+                audit(session, command_line_actor(), "letter counts rebuilt from the letters")
+            found = differences(session)
+    except SchemaBehind as exc:
+        return _fail(str(exc))
+    for line in found:
+        print(f"letter-campaign: counts differ from the letters: {line}", file=sys.stderr)
+    if found:
+        return 1
+    done = "rebuilt; they agree" if args.action == "rebuild" else "agree"
+    print(f"the letter counts {done} with the letters", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="letter-campaign",
@@ -242,6 +267,15 @@ def build_parser() -> argparse.ArgumentParser:
     resume = official_actions.add_parser("resume", help="offer this official again")
     resume.add_argument("id")
     official.set_defaults(handler=cmd_official)
+
+    counts = commands.add_parser("counts", help="check or rebuild the letter counts")
+    counts.add_argument(
+        "action",
+        choices=["check", "rebuild"],
+        help="check: list where the counts differ from the letters (exit 1 if anywhere); "
+        "rebuild: make them again from the letters, with writers held off",
+    )
+    counts.set_defaults(handler=cmd_counts)
     return parser
 
 

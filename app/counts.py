@@ -25,6 +25,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
     union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -351,7 +352,10 @@ def differences(connection: Connection | Session) -> list[str]:
 
 def recount(connection: Connection) -> None:
     """Rebuild the running counts from the letter rows, e.g. after letters were bulk-loaded
-    without them. Run it while nothing else writes letters."""
+    without them. Letters written meanwhile wait for the caller's commit: on PostgreSQL the
+    letters are locked against writes, on SQLite the first delete takes the write lock."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("LOCK TABLE letters IN SHARE MODE"))
     connection.execute(delete(LetterTotal))
     connection.execute(delete(LetterDay))
     totals = ["recipient_id", "language", "country", "generated", "sent"]

@@ -25,9 +25,11 @@ from app.counts import PUBLIC_MAX_AGE_S, dashboard_figures, differences
 from app.db import alembic_config, make_engine
 from app.letters import UnknownToken, confirm_posted, record_pack, record_pack_once, token_hash
 from app.models import Letter, LetterDay, LetterTotal
+from app.operations import audit_log
 from app.settings import SOURCE_ROOT
 from tests.conftest import postgres_database
 from tests.servers import free_port, running
+from tests.test_letters import run_cli
 
 DAY = date(2026, 3, 1)
 NOTE = {
@@ -85,6 +87,44 @@ def test_a_count_that_drifted_from_the_rows_is_reported(app, campaign):
         db.commit()
     found = agree(app.state.engine)
     assert len(found) == 2 and all(line.startswith("totals") for line in found)
+
+
+def test_operators_check_and_rebuild_the_counts_from_the_command_line(
+    app, campaign, settings, tmp_path
+):
+    """After a restore or a bulk load the counts can lag the letters: `letter-campaign counts
+    check` names where, `counts rebuild` makes them again from the letters, and the figures
+    follow; the rebuild is in the audit log."""
+    with app.state.sessionmaker() as db:
+        record_pack(db, campaign.recipients, "ru", "DE", DAY)
+        db.execute(
+            insert(Letter),
+            [
+                {
+                    "token_hash": "f" * 64,
+                    "recipient_id": "ombudsman",
+                    "language": "kk",
+                    "country": "KZ",
+                    "generated_on": DAY,
+                }
+            ],
+        )
+        db.commit()  # fmt: skip
+    env = {"DATABASE_URL": settings.database_url}
+    check = run_cli("counts", "check", cwd=tmp_path, env=env)
+    assert check.returncode == 1
+    assert "counts differ from the letters: totals ('ombudsman', 'kk', 'KZ')" in check.stderr
+    assert "days" in check.stderr
+    rebuild = run_cli("counts", "rebuild", cwd=tmp_path, env=env)
+    assert rebuild.returncode == 0, rebuild.stderr
+    assert "the letter counts rebuilt; they agree with the letters" in rebuild.stderr
+    again = run_cli("counts", "check", cwd=tmp_path, env=env)
+    assert (again.returncode, again.stderr) == (0, "the letter counts agree with the letters\n")
+    with app.state.sessionmaker() as db:
+        figures = dashboard_figures(db, campaign, 5000, DAY, chart_days=7)
+        actions = [entry.action for entry in audit_log(db)]
+    assert figures.total.generated == len(campaign.recipients) + 1
+    assert actions[0] == "letter counts rebuilt from the letters"
 
 
 def test_the_numbers_are_read_without_reading_a_single_letter_row(
