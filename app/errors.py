@@ -59,7 +59,7 @@ def problem_page(
     status: int,
     heading: str,
     paragraphs: list[str],
-    retry_after: int,
+    retry_after: int | None,
     retry: tuple[str, list[tuple[str, str]]] | None = None,
 ) -> HTMLResponse:
     """The page for a request the service could not answer, in the supporter's language;
@@ -76,11 +76,9 @@ def problem_page(
         paragraphs=paragraphs,
         retry=retry,
     )
-    headers = {
-        "Retry-After": str(retry_after),
-        "Cache-Control": "no-store",
-        "X-Robots-Tag": "noindex, nofollow",
-    }
+    headers = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return HTMLResponse(html, status_code=status, headers=headers)
 
 

@@ -4,9 +4,10 @@ refuses letters to them at once; "all" leaves them out; the form does not offer 
 import httpx
 
 from tests.html_pages import Page
+from tests.reading import pdf_text
 from tests.staff_pages import csrf_token, dashboard_token, log_in
 from tests.test_campaign_state import typed  # noqa: F401 (the form's fixture)
-from tests.test_supporter_form import post
+from tests.test_supporter_form import create, post
 from tests.test_supporter_form import stats as public_counts
 
 REASON = "Left office in 2019; the new holder is being checked."
@@ -64,6 +65,36 @@ def test_naming_a_paused_official_is_refused_and_all_leaves_them_out(
     assert resume(staff_client, "ombudsman").status_code == 303
     again = staff_client.post("/api/letters", json={**supporter_data, "recipients": ["ombudsman"]})
     assert again.status_code == 200
+
+
+def test_a_thank_you_page_left_open_makes_no_letters_to_an_official_paused_since(
+    staff_client,
+    campaign,
+    typed,  # noqa: F811
+):
+    """The office changed hands or the address is wrong: a download from a page opened before
+    the pause leaves that official's letter out, and asking for it alone says why."""
+    download = create(staff_client, typed).form_values("#download")
+    names = {
+        r: campaign.recipient(r).address_as["ru"].address_lines[0] for r in typed["recipients"]
+    }
+    assert pause(staff_client, "ombudsman").status_code == 303
+
+    letters = post(staff_client, "/letters/pdf", [*download, ("recipient", "")])
+    assert letters.status_code == 200
+    text = pdf_text(letters.content)
+    assert names["la-155-1"] in text and names["ombudsman"] not in text
+
+    alone = post(staff_client, "/letters/pdf", [*download, ("recipient", "ombudsman")])
+    assert alone.status_code == 409
+    page = Page(alone.text)
+    assert page.text("h1") == "Paused for now"
+    assert f"Letters to this official are paused for now: {REASON}" in page.text("main")
+    assert alone.headers["cache-control"] == "no-store"
+
+    assert resume(staff_client, "ombudsman").status_code == 303
+    again = post(staff_client, "/letters/pdf", [*download, ("recipient", "")])
+    assert all(name in pdf_text(again.content) for name in names.values())
 
 
 def test_a_pause_needs_a_reason_and_a_known_official(staff_client):

@@ -16,11 +16,12 @@ from starlette.concurrency import run_in_threadpool
 from app.campaign import LANGUAGE_NAMES, Campaign
 from app.counts import public_stats
 from app.db import get_session
-from app.errors import busy_response
+from app.errors import busy_response, problem_page
 from app.feed import atom_feed
 from app.forms import Checked, SupporterForm, check, valid_token
 from app.i18n import (
     BABEL_LOCALES,
+    N_,
     UI_LANGUAGES,
     countries,
     gettext,
@@ -51,6 +52,8 @@ from app.variants import encode as encode_variants
 from app.variants import pick as pick_variants
 
 ASSET_CACHE = "public, max-age=86400"
+PAUSED_HEADING = N_("Paused for now")
+PAUSED_TEXT = N_("Letters to this official are paused for now: %(reason)s")
 OPEN_GRAPH_LOCALES = {"en": "en_GB", "ru": "ru_RU", "kk": "kk_KZ"}
 
 router = APIRouter(include_in_schema=False)
@@ -342,8 +345,12 @@ async def download(request: Request, session: Session = Depends(get_session)) ->
         if only not in ids:
             return _not_found(request)
         ids = [str(only)]
-    session.commit()  # nothing more to read: no connection is held while the pack renders
     campaign: Campaign = request.app.state.campaign
+    paused = paused_officials(session)
+    session.commit()  # nothing more to read: no connection is held while the pack renders
+    if all(recipient_id in paused for recipient_id in ids):
+        return _paused_page(request, campaign, {rid: paused[rid] for rid in ids})
+    ids = [recipient_id for recipient_id in ids if recipient_id not in paused]
     recipients = campaign.choose(ids)
     today = date.today()
     renderer: LetterRenderer = request.app.state.renderer
@@ -360,6 +367,19 @@ async def download(request: Request, session: Session = Depends(get_session)) ->
         return busy_response(request, (f"/letters/pdf?lang={ui_language(request)}", fields))
     name = f"appeal-letter-{ids[0]}" if only else "appeal-letters"
     return pdf_response(pdf, f"{name}-{today.isoformat()}.pdf")
+
+
+def _paused_page(request: Request, campaign: Campaign, paused: dict[str, str]) -> HTMLResponse:
+    """A thank-you page left open while staff paused its officials: their letters are not made
+    again, as the form no longer offers them (an office changed hands, an address is wrong)."""
+    lang = ui_language(request)
+    text_lang = campaign.text_language(lang)
+    lines = []
+    for recipient_id, reason in paused.items():
+        recipient = campaign.recipient(recipient_id)
+        official = recipient.address_as[text_lang].name if recipient else recipient_id
+        lines.append(f"{official}: {gettext(lang, PAUSED_TEXT, reason=reason)}")
+    return problem_page(request, 409, PAUSED_HEADING, lines, retry_after=None)
 
 
 def pdf_response(pdf: bytes, filename: str) -> Response:
