@@ -115,6 +115,10 @@ class CaseTexts(Strict):
     letter_title: Translated
     subject: Translated
     demands: list[Demand] = Field(min_length=1)
+    # Advice on the supporter pages that depends on the case, in the page's language where given,
+    # else in English: under the choice of letter language, and how to post the letters.
+    language_hint: Translated | None = None
+    postage: Translated | None = None
 
     @model_validator(mode="after")
     def _every_language(self) -> "CaseTexts":

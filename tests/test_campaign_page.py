@@ -113,6 +113,12 @@ def test_letters_are_in_russian_unless_chosen_otherwise_whatever_the_ui(client, 
     checked = shown.all('input[name="language"][checked]')
     assert [c.get("value") for c in checked] == ["ru"]
     assert {i.get("value") for i in shown.all('input[name="language"]')} == {"en", "ru", "kk"}
+    hint = {  # campaign.yaml's advice, then the page's own sentence
+        "en": "Russian is the officials' working language. You can read the page in one",
+        "ru": "Русский — рабочий язык этих должностных лиц. Страницу можно читать",
+        "kk": "Орыс тілі — бұл лауазымды тұлғалардың жұмыс тілі. Бетті бір тілде",
+    }[lang]
+    assert shown.text("#language-hint").startswith(hint)
 
 
 def test_the_country_list_is_named_and_sorted_in_the_ui_language(client):

@@ -54,6 +54,9 @@ def test_the_supporter_journey_on_the_second_campaign(second):
     preview = Page(shown.text)
     assert len(preview.all(".sheet .letter")) == 2
     thanks = Page(post(second, "/letters", preview.form_values("form.decide")).text)
+    steps = thanks.text(".steps")  # the shipped campaign's advice on postage is its own
+    assert "your post office tells you which stamp it needs" in steps
+    assert "Kazakhstan" not in steps
     download = post(second, "/letters/pdf", thanks.form_values("#download"))
     assert download.status_code == 200
     text = squeezed(pdf_text(download.content))

@@ -225,6 +225,7 @@ def test_downloads_give_all_letters_or_one_without_counting_again(client, typed,
     thanks = create(client, typed)
     values = thanks.form_values("#download")
     assert stats(client)["generated"] == 2
+    assert "a standard international letter to Kazakhstan" in thanks.text(".steps")
 
     everything = post(client, "/letters/pdf", values)
     assert everything.status_code == 200

@@ -169,6 +169,7 @@ def _campaign_page(
             "summary": case.summary[lang],
             "demands": [d.text[lang] for d in case.demands],
             "source": case.source,
+            "language_hint": case.language_hint[lang] if case.language_hint else None,
         },
         officials=_officials(campaign, lang, paused),
         writable=len(campaign.recipients) - len(paused),
@@ -303,6 +304,7 @@ def _private_link(request: Request, token: str, lang: str) -> str:
 
 def _thanks(request: Request, session: Session, form: SupporterForm, token: str) -> HTMLResponse:
     lang = ui_language(request)
+    postage = request.app.state.campaign.case.postage
     return _page(
         request,
         lang,
@@ -313,6 +315,7 @@ def _thanks(request: Request, session: Session, form: SupporterForm, token: str)
         hidden=form.hidden_fields(),
         token=token,
         private_link=_private_link(request, token, lang),
+        postage=postage[lang] if postage else None,
     )
 
 
