@@ -196,17 +196,27 @@ def cmd_counts(args: argparse.Namespace, settings: Settings) -> int:
     """The running counts that every figure reads, against the letter rows: after a restore or
     a bulk load, or to be sure. Reads every letter, so it is a task for a quiet moment."""
     from app.counts import differences, recount
-    from app.db import SchemaBehind
+    from app.db import READ_ONLY, SchemaBehind, check_schema, make_engine
     from app.operations import audit
 
+    engine = make_engine(settings.database_url)
     try:
-        with database_session(settings) as session:
-            if args.action == "rebuild":
+        check_schema(engine)
+        if args.action == "rebuild":
+            with Session(engine) as session, session.begin():
                 recount(session.connection())
                 audit(session, command_line_actor(), "letter counts rebuilt from the letters")
-            found = differences(session)
+        # One snapshot for both reads, which never waits for writers nor holds them up.
+        snapshot = {"isolation_level": "REPEATABLE READ"}
+        with engine.connect() as connection:
+            connection.execution_options(
+                **(snapshot if engine.dialect.name == "postgresql" else READ_ONLY)
+            )
+            found = differences(connection)
     except SchemaBehind as exc:
         return _fail(str(exc))
+    finally:
+        engine.dispose()
     for line in found:
         print(f"letter-campaign: counts differ from the letters: {line}", file=sys.stderr)
     if found:

@@ -353,9 +353,10 @@ def differences(connection: Connection | Session) -> list[str]:
 def recount(connection: Connection) -> None:
     """Rebuild the running counts from the letter rows, e.g. after letters were bulk-loaded
     without them. Letters written meanwhile wait for the caller's commit: on PostgreSQL the
-    letters are locked against writes, on SQLite the first delete takes the write lock."""
+    letters are locked against writes (and against a second rebuild), on SQLite the transaction
+    holds the write lock from its start (app.db)."""
     if connection.dialect.name == "postgresql":
-        connection.execute(text("LOCK TABLE letters IN SHARE MODE"))
+        connection.execute(text("LOCK TABLE letters IN SHARE ROW EXCLUSIVE MODE"))
     connection.execute(delete(LetterTotal))
     connection.execute(delete(LetterDay))
     totals = ["recipient_id", "language", "country", "generated", "sent"]
