@@ -43,6 +43,12 @@ class Translated(Strict):
     def missing(self, languages: "tuple[str, ...] | list[str]") -> list[str]:
         return [lang for lang in languages if not getattr(self, lang)]
 
+    @model_validator(mode="after")
+    def _some_text(self) -> "Translated":
+        if not any(getattr(self, code) for code in LANGUAGES):
+            raise ValueError("give the text in at least one language (en, ru, kk)")
+        return self
+
 
 class AddressAs(Strict):
     title: Text
@@ -97,6 +103,7 @@ class Source(Strict):
 
 
 TRANSLATED_FIELDS = ("title", "prisoners", "summary", "letter_title", "subject")
+ADVICE_FIELDS = ("language_hint", "postage")  # optional; when given, in every language too
 
 
 class CaseTexts(Strict):
@@ -131,6 +138,7 @@ class CaseTexts(Strict):
     def untranslated(self) -> list[str]:
         """Fields (as campaign.yaml paths) lacking one of the campaign's languages."""
         texts = [(name, getattr(self, name)) for name in TRANSLATED_FIELDS]
+        texts += [(name, getattr(self, name)) for name in ADVICE_FIELDS if getattr(self, name)]
         texts += [(f"demands.{i}.text", d.text) for i, d in enumerate(self.demands)]
         return [f"{name}.{lang}" for name, text in texts for lang in text.missing(self.languages)]
 

@@ -115,7 +115,15 @@ def read_new_password(email: str) -> str:
 def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
     from app.db import SchemaBehind
     from app.operations import audit
-    from app.staff import StaffError, add_staff, describe, list_staff, remove_staff, utc_now
+    from app.staff import (
+        StaffError,
+        add_staff,
+        describe,
+        list_staff,
+        remove_staff,
+        unlock_staff,
+        utc_now,
+    )
 
     try:
         with database_session(settings) as db:
@@ -128,6 +136,12 @@ def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
                     return _fail(f"there is no account for {args.email}")
                 audit(db, command_line_actor(), "staff account removed", args.email.strip().lower())
                 done = f"removed {args.email}"
+            elif args.action == "unlock":
+                if not unlock_staff(db, args.email):
+                    return _fail(f"there is no account for {args.email}")
+                who = args.email.strip().lower()
+                audit(db, command_line_actor(), "staff account unlocked", who)
+                done = f"unlocked {args.email}"
             else:
                 now = utc_now()
                 for staff, sessions in list_staff(db, now):
@@ -259,7 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("email")
     remove = actions.add_parser("remove", help="delete an account and log it out everywhere")
     remove.add_argument("email")
-    actions.add_parser("list", help="list the accounts")
+    unlock = actions.add_parser("unlock", help="lift a lock after failed logins")
+    unlock.add_argument("email")
+    actions.add_parser("list", help="list the accounts (and their locks)")
     staff.set_defaults(handler=cmd_staff)
 
     campaign = commands.add_parser("campaign", help="open, pause or close the campaign")

@@ -89,6 +89,17 @@ def remove_staff(db: Session, email: str) -> bool:
     return True
 
 
+def unlock_staff(db: Session, email: str) -> bool:
+    """Lift a lock after failed logins. A lock is answered like any wrong login, so a stranger
+    guessing can keep an account locked; staff then ask whoever runs the service."""
+    done = db.execute(
+        update(Staff)
+        .where(Staff.email == normalise_email(email))
+        .values(failed_logins=0, locked_until=None)
+    )
+    return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
 def list_staff(db: Session, now: datetime) -> list[tuple[Staff, int]]:
     """Every account with its number of live sessions, by email."""
     open_sessions = (

@@ -55,6 +55,23 @@ def test_a_missing_translation_names_the_language(campaign_copy):
         load_campaign(campaign_copy)
 
 
+def test_advice_on_the_pages_is_optional_but_never_empty_or_half_translated(campaign_copy):
+    path = campaign_copy / "campaign.yaml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("postage:")
+    end = text.index("demands:")
+    postage = text[start:end]
+    path.write_text(text.replace(postage, ""), encoding="utf-8")
+    assert load_campaign(campaign_copy).case.postage is None
+    path.write_text(text.replace(postage, "postage: {}\n"), encoding="utf-8")
+    with pytest.raises(CampaignError, match=r"campaign.yaml: field postage: .*at least one"):
+        load_campaign(campaign_copy)
+    without_kk = postage[: postage.index("  kk:")]
+    path.write_text(text.replace(postage, without_kk), encoding="utf-8")
+    with pytest.raises(CampaignError, match=r"campaign.yaml: field postage.kk"):
+        load_campaign(campaign_copy)
+
+
 def test_a_demand_no_letter_carries_is_refused(campaign_copy):
     path = campaign_copy / "recipients.yaml"
     text = path.read_text(encoding="utf-8")

@@ -86,7 +86,7 @@ def test_a_thank_you_page_left_open_makes_no_letters_to_an_official_paused_since
     assert names["la-155-1"] in text and names["ombudsman"] not in text
 
     alone = post(staff_client, "/letters/pdf", [*download, ("recipient", "ombudsman")])
-    assert alone.status_code == 409
+    assert alone.status_code == 422
     page = Page(alone.text)
     assert page.text("h1") == "Paused for now"
     assert f"Letters to this official are paused for now: {REASON}" in page.text("main")

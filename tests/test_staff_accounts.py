@@ -316,6 +316,45 @@ def test_staff_forms_refuse_a_missing_or_wrong_csrf_token(app, staff_client):
 # --- slowing down guessing ------------------------------------------------------------------------
 
 
+def test_every_refused_login_does_the_same_hashing_work_holding_no_connection(
+    app, client, staff_account, monkeypatch
+):
+    """Unknown address, wrong password, locked account: one Argon2 check each, with no database
+    transaction open, so neither the time an answer takes nor a supporter's write waiting on
+    the database lock tells them apart."""
+    import app.staff as staff
+
+    pool, connections, verify = app.state.engine.pool, [], staff._verify
+
+    def watched(password_hash: str, password: str) -> bool:
+        connections.append(pool.checkedout())
+        return verify(password_hash, password)
+
+    monkeypatch.setattr(staff, "_verify", watched)
+    log_in(client, "nobody@example.org", STAFF_PASSWORD)
+    for attempt in range(FREE_ATTEMPTS):
+        log_in(client, STAFF_EMAIL, f"guess {attempt}")
+    assert log_in(client, *staff_account).status_code == 401  # locked
+    assert connections == [0] * (FREE_ATTEMPTS + 2)
+
+
+def test_an_account_locked_by_guessing_is_unlocked_from_the_command_line(
+    app, client, staff_account, database_url
+):
+    for attempt in range(FREE_ATTEMPTS):
+        log_in(client, STAFF_EMAIL, f"guess {attempt}")
+    assert log_in(client, *staff_account).status_code == 401
+    assert "locked until" in cli(database_url, "staff", "list").stdout
+    unlocked = cli(database_url, "staff", "unlock", STAFF_EMAIL.upper())
+    assert unlocked.returncode == 0, unlocked.stderr
+    assert log_in(client, *staff_account).status_code == 303
+    missing = cli(database_url, "staff", "unlock", "nobody@example.org")
+    assert missing.returncode != 0 and "no account" in missing.stderr
+    with app.state.sessionmaker() as db:
+        actions = db.scalars(sql_select(AuditEntry.action)).all()
+    assert actions == ["staff account unlocked"]
+
+
 def test_repeated_failed_logins_lock_the_account_for_longer_each_time(
     app, client, staff_account, clock
 ):

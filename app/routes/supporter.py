@@ -374,7 +374,8 @@ async def download(request: Request, session: Session = Depends(get_session)) ->
 
 def _paused_page(request: Request, campaign: Campaign, paused: dict[str, str]) -> HTMLResponse:
     """A thank-you page left open while staff paused its officials: their letters are not made
-    again, as the form no longer offers them (an office changed hands, an address is wrong)."""
+    again, as the form no longer offers them (an office changed hands, an address is wrong).
+    422, as for a form or API request naming a paused official."""
     lang = ui_language(request)
     text_lang = campaign.text_language(lang)
     lines = []
@@ -382,7 +383,7 @@ def _paused_page(request: Request, campaign: Campaign, paused: dict[str, str]) -
         recipient = campaign.recipient(recipient_id)
         official = recipient.address_as[text_lang].name if recipient else recipient_id
         lines.append(f"{official}: {gettext(lang, PAUSED_TEXT, reason=reason)}")
-    return problem_page(request, 409, PAUSED_HEADING, lines, retry_after=None)
+    return problem_page(request, 422, PAUSED_HEADING, lines, retry_after=None)
 
 
 def pdf_response(pdf: bytes, filename: str) -> Response:
