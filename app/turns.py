@@ -6,8 +6,8 @@ ahead of threads already waiting, which stretches the slowest latencies under lo
 thread waits on a lock of its own, released in order of arrival.
 
 The queue is bounded: past `limit` waiting packs a newcomer is refused at once (`Busy`), so under
-overload the packs that are made still come within seconds, and no thread is held for a pack
-whose supporter would give up waiting.
+overload the packs that are made still come after a bounded wait, and waiting packs never take
+all of the threads a worker serves its pages from.
 """
 
 import threading
