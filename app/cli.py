@@ -120,6 +120,7 @@ def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
         add_staff,
         describe,
         list_staff,
+        normalise_email,
         remove_staff,
         unlock_staff,
         utc_now,
@@ -131,17 +132,14 @@ def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
                 staff = add_staff(db, args.email, read_new_password(args.email), utc_now())
                 audit(db, command_line_actor(), "staff account added", staff.email)
                 done = f"added {staff.email}"
-            elif args.action == "remove":
-                if not remove_staff(db, args.email):
+            elif args.action in ("remove", "unlock"):
+                change, verb = {"remove": (remove_staff, "removed"),
+                                "unlock": (unlock_staff, "unlocked")}[args.action]  # fmt: skip
+                if not change(db, args.email):
                     return _fail(f"there is no account for {args.email}")
-                audit(db, command_line_actor(), "staff account removed", args.email.strip().lower())
-                done = f"removed {args.email}"
-            elif args.action == "unlock":
-                if not unlock_staff(db, args.email):
-                    return _fail(f"there is no account for {args.email}")
-                who = args.email.strip().lower()
-                audit(db, command_line_actor(), "staff account unlocked", who)
-                done = f"unlocked {args.email}"
+                who = normalise_email(args.email)
+                audit(db, command_line_actor(), f"staff account {verb}", who)
+                done = f"{verb} {args.email}"
             else:
                 now = utc_now()
                 for staff, sessions in list_staff(db, now):
@@ -210,27 +208,18 @@ def cmd_counts(args: argparse.Namespace, settings: Settings) -> int:
     """The running counts that every figure reads, against the letter rows: after a restore or
     a bulk load, or to be sure. Reads every letter, so it is a task for a quiet moment."""
     from app.counts import differences, recount
-    from app.db import READ_ONLY, SchemaBehind, check_schema, make_engine
+    from app.db import SchemaBehind, read_snapshot
     from app.operations import audit
 
-    engine = make_engine(settings.database_url)
     try:
-        check_schema(engine)
         if args.action == "rebuild":
-            with Session(engine) as session, session.begin():
+            with database_session(settings) as session:
                 recount(session.connection())
                 audit(session, command_line_actor(), "letter counts rebuilt from the letters")
-        # One snapshot for both reads, which never waits for writers nor holds them up.
-        snapshot = {"isolation_level": "REPEATABLE READ"}
-        with engine.connect() as connection:
-            connection.execution_options(
-                **(snapshot if engine.dialect.name == "postgresql" else READ_ONLY)
-            )
-            found = differences(connection)
+        with database_session(settings) as session:
+            found = differences(read_snapshot(session))
     except SchemaBehind as exc:
         return _fail(str(exc))
-    finally:
-        engine.dispose()
     for line in found:
         print(f"letter-campaign: counts differ from the letters: {line}", file=sys.stderr)
     if found:

@@ -32,7 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.campaign import Campaign
-from app.db import READ_ONLY
+from app.db import READ_ONLY, read_snapshot
 from app.models import Letter, LetterDay, LetterTotal, OfflineLetters
 
 PUBLIC_MAX_AGE_S = 5.0
@@ -257,10 +257,7 @@ def dashboard_figures(
 ) -> Figures:
     """Everything the dashboard shows. On PostgreSQL it reads one snapshot, so the tables agree
     with each other even while letters are being recorded."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-    else:
-        session.connection(execution_options=READ_ONLY)
+    read_snapshot(session)
     officials = by_official(session, campaign)
     total = Tally(
         "all",

@@ -8,7 +8,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from fastapi import Request
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,6 +17,15 @@ MIGRATION_LOCK = 0x4C45545445  # any constant shared by every instance of this s
 READ_ONLY = {"read_only": True}
 """Execution options for a transaction that only reads: on SQLite it begins deferred, so it reads
 a snapshot without taking the write lock (in WAL mode readers and the writer do not wait)."""
+
+
+def read_snapshot(session: Session) -> Connection:
+    """The session's connection for reads that must agree with each other, taken before
+    anything else in its transaction: one snapshot (REPEATABLE READ) on PostgreSQL, a deferred
+    transaction on SQLite (READ_ONLY), neither waiting for writers nor holding them up."""
+    if session.get_bind().dialect.name == "postgresql":
+        return session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    return session.connection(execution_options=READ_ONLY)
 
 
 class SchemaBehind(RuntimeError):
@@ -84,9 +93,11 @@ def migrate(url: str) -> None:
 
 
 def check_schema(engine: Engine) -> None:
-    """Refuse to serve a database whose schema is behind the code."""
+    """Refuse to serve a database whose schema is behind the code. Only reads: on SQLite it
+    neither takes nor waits for the write lock (/readyz asks this of every probe)."""
     head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()
     with engine.connect() as connection:
+        connection.execution_options(**READ_ONLY)
         current = MigrationContext.configure(connection).get_current_revision()
     if current != head:
         raise SchemaBehind(

@@ -351,8 +351,7 @@ class LetterRenderer:
         sets = 0
         for lang in self.campaign.languages:
             with self._turns.turn(limited=False):
-                self._fixed_variants(assets, lang, ())
-            names = sorted(assets.in_fixed[lang])
+                names = sorted(self._in_fixed(assets, lang))
             for numbers in itertools.product(*(range(1, counts[n] + 1) for n in names)):
                 for with_message in (False, True):
                     chosen = tuple(zip(names, numbers, strict=True))
@@ -363,6 +362,12 @@ class LetterRenderer:
     def _fixed_variants(self, assets: _Assets, lang: str, variants: tuple) -> tuple:
         """The pack's choice of those variant paragraphs that sit in the fixed parts: only
         they tell one set of fixed parts from another (a closing variant is the supporter's)."""
+        in_fixed = self._in_fixed(assets, lang)
+        return tuple((name, n) for name, n in variants if name in in_fixed)
+
+    def _in_fixed(self, assets: _Assets, lang: str) -> frozenset[str]:
+        """The variant paragraphs whose choice changes the fixed parts, found once per language
+        and template version by comparing the letters each choice gives."""
         if lang not in assets.in_fixed:
             recipients = list(self.campaign.recipients)
             someone = Supporter.model_validate(placeholders(lang, False)[0])
@@ -378,7 +383,7 @@ class LetterRenderer:
                 for name, count in self.campaign.case.variants.items()
                 if any(fixed({**base, name: n}) != reference for n in range(2, count + 1))
             )
-        return tuple((name, n) for name, n in variants if name in assets.in_fixed[lang])
+        return assets.in_fixed[lang]
 
     def _build_fixed(
         self, assets: _Assets, lang: str, with_message: bool, chosen: tuple = ()
