@@ -33,7 +33,7 @@ ENV ENVIRONMENT=production \
     DATABASE_URL=sqlite:////data/letter-campaign.db \
     HOST=0.0.0.0 \
     PORT=8000 \
-    WORKERS=2 \
+    WORKERS=1 \
     LOG_LEVEL=info \
     PYTHONDONTWRITEBYTECODE=1
 USER campaign

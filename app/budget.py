@@ -30,6 +30,10 @@ class RenderBudgetExceeded(Exception):  # noqa: N818 (named for what the client 
         super().__init__(f"rendering took longer than its budget of {seconds:g} s")
         self.seconds = seconds
 
+    def __reduce__(self) -> tuple:
+        # Sent back from a render process (app/render_pool.py) as itself, seconds and all.
+        return (type(self), (self.seconds,))
+
 
 class _Watch:
     """Waits out the budget, then raises in the working thread until the work has stopped.

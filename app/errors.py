@@ -1,5 +1,5 @@
 """How the service answers what it cannot do: invalid input, a database that is away or refuses
-writes, a render over its time budget, more packs waiting to render than a worker queues. Each
+writes, a render over its time budget, more packs waiting to render than the queue holds. Each
 gets a clear status and message, never a 500 page with a stack trace; the API answers JSON, pages
 answer a short page in the supporter's language.
 """
@@ -123,7 +123,7 @@ async def _render_budget(request: Request, error: Exception) -> Response:
 def busy_response(
     request: Request, retry: tuple[str, list[tuple[str, str]]] | None = None
 ) -> Response:
-    """503 for a pack refused because too many wait to render in this worker: nothing was made
+    """503 for a pack refused because too many wait to render: nothing was made
     or counted, and the supporter tries again in a few seconds."""
     LOGGER.warning("render queue full: pack refused")
     if wants_json(request):

@@ -17,6 +17,7 @@ from app.errors import forget_broken_connections, install_error_handlers
 from app.logs import RequestLog
 from app.pdf import LetterRenderer
 from app.ratelimit import RateLimit, RateLimiter, storage_url
+from app.render_pool import RenderPool
 from app.routes import api, assets, dashboard, health, steering, supporter
 from app.security import BodyLimit, SecurityHeaders
 from app.settings import Settings
@@ -38,11 +39,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
-        if not warmed.is_set():
+        packs = app.state.packs
+        if isinstance(packs, RenderPool):
             threading.Thread(
-                target=warm_up, args=(app.state.renderer, warmed), name="warm-up", daemon=True
+                target=packs.start, args=(warmed,), name="render-pool", daemon=True
+            ).start()
+        elif not warmed.is_set():
+            threading.Thread(
+                target=warm_up, args=(packs, warmed), name="warm-up", daemon=True
             ).start()
         yield
+        if isinstance(packs, RenderPool):
+            packs.close()
         engine.dispose()
 
     # /docs is served by app/routes/api.py from the npm package swagger-ui-dist: FastAPI's own
@@ -54,6 +62,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
     app.state.renderer = LetterRenderer(
         campaign, settings.fonts_dir, queue_limit=settings.render_queue
+    )
+    processes = settings.render_process_count
+    # What makes packs: render processes of their own, or this process (RENDER_PROCESSES=0).
+    app.state.packs = (
+        RenderPool(settings, processes, settings.render_queue) if processes else app.state.renderer
     )
     app.state.warmed = warmed
     app.state.assets = build_assets(settings, campaign)

@@ -290,9 +290,26 @@ class LetterRenderer:
         return composed or self.render_full(letters, lang)
 
     def render_pack(
-        self, supporter: Supporter, recipients: Sequence[Recipient], today: date
+        self,
+        supporter: Supporter,
+        recipients: Sequence[Recipient],
+        today: date,
+        variants: Mapping[str, int] | None = None,
     ) -> bytes:
-        return self.render(self.letters(supporter, recipients, today), supporter.language)
+        return self.render(self.letters(supporter, recipients, today, variants), supporter.language)
+
+    def make_pack(
+        self,
+        budget: float,
+        supporter: Supporter,
+        recipients: Sequence[Recipient],
+        today: date,
+        variants: Mapping[str, int],
+    ) -> bytes:
+        """A supporter's pack made in this process, in turn and within the budget (as
+        render_within). app/render_pool.py makes packs the same way in processes of their own."""
+        letters = self.letters(supporter, recipients, today, variants)
+        return self.render_within(budget, letters, supporter.language)
 
     def render_composed(self, letters: Sequence[Letter], lang: str) -> bytes | None:
         """The pack composed from parts, or None where only the full render is exact."""

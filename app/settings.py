@@ -1,5 +1,6 @@
 """Configuration, read from environment variables (and nothing else)."""
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -41,8 +42,11 @@ class Settings(BaseSettings):
     rate_limit_letters: str = "20/minute;200/hour"
     rate_limit_login: str = "10/minute;50/hour"
     render_budget_s: float = Field(default=15.0, gt=0)
-    # Each waiting pack holds one of the 40 threads a worker runs its plain routes in.
+    # Each pack rendering or waiting holds one of the 40 threads a worker runs its plain routes in.
     render_queue: int = Field(default=16, ge=1, le=32)
+    # Processes that render packs for each web worker (app/render_pool.py); 0: the web worker
+    # renders itself. Default: one per CPU, at most 4.
+    render_processes: int | None = Field(default=None, ge=0, le=8)
     warm_up: bool = True
 
     @field_validator("log_level", "environment", mode="before")
@@ -58,6 +62,21 @@ class Settings(BaseSettings):
                 '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
             )
         return self
+
+    @model_validator(mode="after")
+    def _threads_left_for_pages(self) -> "Settings":
+        if self.render_process_count + self.render_queue > 36:
+            raise ValueError(
+                "RENDER_PROCESSES + RENDER_QUEUE must be at most 36: each pack rendering or "
+                "waiting holds one of a worker's 40 threads, and pages need some"
+            )
+        return self
+
+    @property
+    def render_process_count(self) -> int:
+        if self.render_processes is not None:
+            return self.render_processes
+        return min(len(os.sched_getaffinity(0)), 4)
 
     @property
     def host_list(self) -> list[str]:

@@ -1,7 +1,8 @@
-"""Renders take turns in a worker process, first come, first served.
+"""Renders take turns, first come, first served: one at a time in a process that renders itself,
+as many at once as there are render processes in a pool (app/render_pool.py).
 
 WeasyPrint holds the GIL, so packs rendered side by side in one process's threads only slow each
-other down; parallelism comes from worker processes. threading.Lock lets a newcomer take the lock
+other down; parallelism comes from processes. threading.Lock lets a newcomer take the lock
 ahead of threads already waiting, which stretches the slowest latencies under load; here each
 thread waits on a lock of its own, released in order of arrival.
 
@@ -25,11 +26,12 @@ class Busy(Exception):  # noqa: N818 (named for what the client is told)
 
 
 class Turns:
-    def __init__(self, limit: int | None = None) -> None:
+    def __init__(self, limit: int | None = None, at_once: int = 1) -> None:
         self.limit = limit
+        self.at_once = at_once
         self._guard = threading.Lock()
         self._waiting: deque[threading.Lock] = deque()
-        self._busy = False
+        self._running = 0
 
     @property
     def waiting(self) -> int:
@@ -43,14 +45,14 @@ class Turns:
         wait already (unless not `limited`: work that must be done, such as the warm-up)."""
         with self._guard:
             mine = None
-            if self._busy:
+            if self._running >= self.at_once:
                 if limited and self.limit is not None and len(self._waiting) >= self.limit:
                     raise Busy(len(self._waiting))
                 mine = threading.Lock()
                 mine.acquire()
                 self._waiting.append(mine)
             else:
-                self._busy = True
+                self._running += 1
         if mine is not None:
             mine.acquire()  # released by the thread before us, which hands its turn to us
         try:
@@ -60,4 +62,4 @@ class Turns:
                 if self._waiting:
                     self._waiting.popleft().release()
                 else:
-                    self._busy = False
+                    self._running -= 1

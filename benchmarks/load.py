@@ -1,10 +1,13 @@
 """A bounded load test: simulated supporters posting POST /api/letters to the real server.
 
-Starts `letter-campaign serve` with two worker processes on 127.0.0.1 (a database of its own: a
-fresh PostgreSQL database on the local server when it answers, else SQLite), warms every
+Starts `letter-campaign serve` on 127.0.0.1 as the image runs it on two cores (one web worker,
+two render processes; --workers and --render-processes change that) with a database of its own
+(a fresh PostgreSQL database on the local server when it answers, else SQLite), warms every
 language up, then lets N concurrent supporters, each on its own connection, post packs until the
-time or the request budget runs out. Prints packs per second, p50/p95/p99 latency, errors, and
-each worker's memory at the start and the end. Nothing leaves 127.0.0.1; it stops by itself.
+time or the request budget runs out (--fresh-connections: a new connection for every pack, as
+supporters who each make one pack come). Prints packs per second, p50/p95/p99 latency, errors,
+and each server process's memory at the start and the end. Nothing leaves 127.0.0.1; it stops
+by itself.
 
     python -m benchmarks.load --clients 16 --seconds 60 --max-packs 10000
 """
@@ -158,14 +161,17 @@ def own_cpu() -> float:
     return times.user + times.system
 
 
-def workers(server: subprocess.Popen) -> list[int]:
-    """The worker processes: uvicorn's children that hold a Python interpreter."""
-    return [
-        pid
-        for pid in children(server.pid)
-        if "python" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-        and rss_mib(pid) > 50
-    ]
+def server_processes(server: subprocess.Popen) -> list[int]:
+    """The processes that serve: uvicorn's (its workers, when more than one) and the render
+    processes, not the small helpers (uvicorn's supervisor, multiprocessing's resource tracker)."""
+    found, todo = [], [server.pid]
+    while todo:
+        pid = todo.pop()
+        todo.extend(children(pid))
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        if "python" in command and rss_mib(pid) > 50:
+            found.append(pid)
+    return sorted(found)
 
 
 def post(connection: http.client.HTTPConnection, body: bytes) -> tuple[str, float]:
@@ -225,11 +231,13 @@ def run(args: argparse.Namespace) -> int:
             "LOG_LEVEL": "warning",
             "RATE_LIMIT_LETTERS": "",
             "WARM_UP": "true",
+            "RENDER_PROCESSES": str(args.render_processes),
         }
         subprocess.run([str(command), "migrate"], env=env, check=True, capture_output=True)
         log = (Path(folder) / "server.log").open("wb")
         server = subprocess.Popen(
-            [str(command), "serve", "--host", HOST, "--port", str(port), "--workers", "2"],
+            [str(command), "serve", "--host", HOST, "--port", str(port)]
+            + ["--workers", str(args.workers)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -238,10 +246,10 @@ def run(args: argparse.Namespace) -> int:
         try:
             started = time.monotonic()
             wait_ready(port, server, started + 120)
-            # Each worker lays out the officials' fixed parts at start, once per language,
-            # message or not, and appeal variant (18 sets), before its /readyz says ready; a
-            # ready answer may come from one worker while the other still works.
-            pids = workers(server)
+            # Each process that renders lays out the officials' fixed parts at start, once per
+            # language, message or not, and appeal variant (18 sets); with several web workers a
+            # ready answer may come from one while another still works.
+            pids = server_processes(server)
             wait_idle(pids, started + 120)
             print(f"server ready {time.monotonic() - started:.1f} s after its start (warm-up)")
             warm = [http.client.HTTPConnection(HOST, port, timeout=30) for _ in range(2)]
@@ -301,6 +309,8 @@ def hammer(port: int, bodies: list[bytes], args: argparse.Namespace, pids: list[
                     errors[problem] = errors.get(problem, 0) + 1
                 else:
                     latencies.append(elapsed)
+            if args.fresh_connections:
+                connection.close()  # http.client opens a new one for the next pack
             if problem == BUSY:  # a polite client waits as Retry-After asks, then tries again
                 connection.close()  # the server closes connections idle for 5 s
                 stop.wait(min(RETRY_AFTER_S, max(0.0, deadline - time.monotonic())))
@@ -335,13 +345,19 @@ def report(args, results: dict, before: dict, after: dict, url: str) -> None:  #
         return latencies[min(done - 1, int(fraction * done))] * 1000 if done else float("nan")
 
     print(f"machine: {machine()}")
-    print(f"database: {url.split(':', 1)[0]}, server: 2 workers on {HOST}")
+    print(
+        f"database: {url.split(':', 1)[0]}, server on {HOST}: {args.workers} web worker(s), "
+        f"{args.render_processes} render processes"
+        + (" (packs rendered in the web workers)" if not args.render_processes else "")
+    )
+    kept = "a new one for every pack" if args.fresh_connections else "one per supporter, kept alive"
+    print(f"connections: {kept}")
     print(f"{args.clients} concurrent supporters, {results['elapsed']:.1f} s, {done} packs")
     print(f"packs per second: {done / results['elapsed']:.1f}")
     if done:
         per_pack = results["server_cpu"] / done
         print(
-            f"server CPU per pack: {per_pack * 1000:.1f} ms (both workers), so at most "
+            f"server CPU per pack: {per_pack * 1000:.1f} ms (all its processes), so at most "
             f"{2 / per_pack:.0f} packs per second on 2 cores with nothing else running"
         )
         reference = results["reference_ms"]
@@ -369,7 +385,7 @@ def report(args, results: dict, before: dict, after: dict, url: str) -> None:  #
     for number, (pid, start) in enumerate(before.items()):
         end = after.get(pid)
         shown = f"{end:.0f} MiB" if end is not None else "gone"
-        print(f"worker {pid}: memory {start:.0f} MiB at start, {shown} at end")
+        print(f"process {pid}: memory {start:.0f} MiB at start, {shown} at end")
         series = ", ".join(
             f"{rss[number]:.0f}@{done}" for done, rss in results["samples"] if len(rss) > number
         )
@@ -382,6 +398,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--max-packs", type=int, default=10_000)
     parser.add_argument("--warmup", type=int, default=200, help="packs posted before timing")
+    parser.add_argument("--workers", type=int, default=1, help="web workers (WORKERS)")
+    parser.add_argument(
+        "--render-processes", type=int, default=2, help="RENDER_PROCESSES; 0: workers render"
+    )
+    parser.add_argument(
+        "--fresh-connections", action="store_true", help="a new connection for every pack"
+    )
     parser.add_argument(
         "--database",
         choices=["auto", "sqlite"],

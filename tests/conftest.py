@@ -24,6 +24,8 @@ os.environ.setdefault("RATE_LIMIT_LOGIN", "100000/minute")
 # Servers started by tests lay out letters' parts when first needed; test_app_factory.py tests the
 # warm-up itself.
 os.environ.setdefault("WARM_UP", "false")
+# Apps and servers render in their own process; test_render_pool.py tests render processes.
+os.environ.setdefault("RENDER_PROCESSES", "0")
 
 
 def png_data_url(width: int = 300, height: int = 100) -> str:

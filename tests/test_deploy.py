@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 
 from app.settings import SOURCE_ROOT
 from tests.conftest import postgres_database
+from tests.reading import pdf_text
 from tests.servers import free_port, running
 
 
@@ -76,7 +77,9 @@ def image_env(dockerfile: DockerfileParser, **overrides: str) -> dict[str, str]:
     return {**dockerfile.envs, "SECRET_KEY": "s" * 40, **overrides}
 
 
-def test_the_service_starts_as_the_image_starts_it(dockerfile, tmp_path):
+def test_the_service_starts_as_the_image_starts_it(dockerfile, tmp_path, supporter_data):
+    """One web worker and, on this machine's two cores, two render processes that lay out the
+    letters' fixed parts before /readyz says ready, then make packs."""
     port = free_port()
     env = image_env(
         dockerfile,
@@ -84,22 +87,23 @@ def test_the_service_starts_as_the_image_starts_it(dockerfile, tmp_path):
         HOST="127.0.0.1",
         PORT=str(port),
         WARM_UP="true",
+        RENDER_PROCESSES="2",  # the image leaves it to its default (one per CPU, at most 4)
     )
     log = tmp_path / "log"
-    workers = int(env["WORKERS"])
     with running(["scripts/start.sh"], env, port, log) as (base_url, _):
         assert httpx.get(f"{base_url}/healthz").json() == {"status": "ok"}
         deadline = time.monotonic() + 120
-        while log.read_text().count("sets of fixed parts laid out") < workers:
-            ready = httpx.get(f"{base_url}/readyz")
-            assert ready.json()["status"] in ("ready", "warming up: laying out the letters")
-            assert time.monotonic() < deadline, "the workers did not finish their warm-up"
+        while (ready := httpx.get(f"{base_url}/readyz")).status_code != 200:
+            assert ready.json()["status"] == "warming up: laying out the letters"
+            assert time.monotonic() < deadline, "the render processes did not finish their warm-up"
             time.sleep(0.2)  # polling processes that warm up, not waiting for a result
-        for _ in range(2 * workers):  # each connection may land on either worker
-            ready = httpx.get(f"{base_url}/readyz")
-            assert ready.status_code == 200, ready.text
-    started = log.read_text()
-    assert "Started parent process" in started or "Application startup complete" in started
+        started = log.read_text()
+        assert started.count("sets of fixed parts laid out") == 2
+        assert "2 render processes ready" in started
+        pack = httpx.post(f"{base_url}/api/letters", json=supporter_data, timeout=30)
+        assert pack.status_code == 200, pack.text
+        assert supporter_data["name"] in pdf_text(pack.content)
+    assert "Application startup complete" in log.read_text()
 
 
 def test_replicas_starting_at_once_migrate_one_postgresql_database_safely(dockerfile, tmp_path):

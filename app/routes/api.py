@@ -14,7 +14,6 @@ from app.db import get_session
 from app.i18n import negotiate, render
 from app.letters import UnknownToken, confirm_posted, record_pack
 from app.operations import PausedRecipient, campaign_status, choose_writable, paused_officials
-from app.pdf import LetterRenderer
 from app.supporter import Supporter
 from app.variants import pick as pick_variants
 
@@ -190,10 +189,10 @@ def create_letters(
     # pack waits for its turn and renders.
     session.commit()
     today = date.today()
-    renderer: LetterRenderer = request.app.state.renderer
     budget = request.app.state.settings.render_budget_s
-    letters = renderer.letters(supporter, chosen, today, pick_variants(campaign))
-    pdf = renderer.render_within(budget, letters, supporter.language)
+    pdf = request.app.state.packs.make_pack(
+        budget, supporter, chosen, today, pick_variants(campaign)
+    )
     token = record_pack(session, chosen, supporter.language, supporter.country, today)
     session.commit()
     return Response(

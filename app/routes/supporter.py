@@ -356,15 +356,15 @@ async def download(request: Request, session: Session = Depends(get_session)) ->
     ids = [recipient_id for recipient_id in ids if recipient_id not in paused]
     recipients = campaign.choose(ids)
     today = date.today()
-    renderer: LetterRenderer = request.app.state.renderer
     supporter = checked.supporter
     assert supporter is not None
-    choice = decode_variants(form.variants, campaign)
-    letters = renderer.letters(supporter, recipients, today, choice or pick_variants(campaign))
+    variants = decode_variants(form.variants, campaign) or pick_variants(campaign)
     budget = request.app.state.settings.render_budget_s
     # In a worker thread: the event loop must not stop while the pack waits its turn and renders.
     try:
-        pdf = await run_in_threadpool(renderer.render_within, budget, letters, supporter.language)
+        pdf = await run_in_threadpool(
+            request.app.state.packs.make_pack, budget, supporter, recipients, today, variants
+        )
     except Busy:
         fields = [(name, str(value)) for name, value in data.multi_items()]
         return busy_response(request, (f"/letters/pdf?lang={ui_language(request)}", fields))

@@ -1,0 +1,165 @@
+"""Packs made in render processes of their own, shared by every request of the web process.
+
+Each uvicorn worker used to render its own requests' packs, one at a time. A supporter's
+connection lands on a worker by chance, so one worker could have a queue while the other had
+none (16 supporters on two workers: 9 and 7 connections, and the 9 waited longer). Here the web
+process hands each pack to whichever render process is free, first come, first served
+(app/turns.py), and no longer shares its GIL with WeasyPrint. benchmarks/README.md has the
+figures.
+
+Each render process builds its own LetterRenderer, lays out the fixed parts (WARM_UP), then makes
+whole packs: it is sent the supporter's validated form, the officials' ids, the date and the
+appeal variants, and sends back the PDF or the exception (the render budget, a template error).
+A render process that dies (killed, out of memory) breaks the pool: it is replaced, and the packs
+it held are tried once more on the new one.
+"""
+
+import gc
+import logging
+import logging.config
+import os
+import queue
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from datetime import date
+from multiprocessing import get_context
+from pathlib import Path
+
+from app.budget import RenderBudgetExceeded, within_budget
+from app.campaign import Recipient, load_campaign
+from app.logs import logging_config
+from app.pdf import LetterRenderer
+from app.settings import Settings
+from app.supporter import Supporter
+from app.turns import Turns
+
+LOGGER = logging.getLogger("letter_campaign.render_pool")
+START_TIMEOUT_S = 600
+_renderer: LetterRenderer | None = None  # in a render process, its own
+
+
+def _start(
+    campaign_dir: Path, fonts_dir: Path, log_level: str, warm_up: bool, started: queue.Queue
+) -> None:
+    """Runs first in each render process; says so on `started` once it can make packs."""
+    global _renderer
+    logging.config.dictConfig(logging_config(log_level))
+    renderer = LetterRenderer(load_campaign(campaign_dir), fonts_dir)
+    if warm_up:
+        began = time.perf_counter()
+        sets = renderer.warm_up()
+        seconds = time.perf_counter() - began
+        LOGGER.info("render process: %d sets of fixed parts laid out in %.1f s", sets, seconds)
+    _renderer = renderer
+    # As in app.main.create_served_app: start-up objects out of collection, a larger young
+    # generation for the layout objects each pack allocates.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+    started.put(os.getpid())
+
+
+def _make_pack(
+    budget: float,
+    supporter: Supporter,
+    recipient_ids: list[str],
+    today: date,
+    variants: dict[str, int],
+) -> bytes:
+    assert _renderer is not None, "render process not started"
+    recipients = _renderer.campaign.choose(recipient_ids)
+    return within_budget(budget, _renderer.render_pack, supporter, recipients, today, variants)
+
+
+class RenderPool:
+    """Makes packs as LetterRenderer.make_pack does, in `processes` render processes."""
+
+    def __init__(self, settings: Settings, processes: int, queue_limit: int) -> None:
+        self.processes = processes
+        self._args = (settings.campaign_dir, settings.fonts_dir, settings.log_level)
+        self._warm_up = settings.warm_up
+        self._context = get_context("spawn")  # fork would copy the web process's threads' locks
+        self._started: queue.Queue | None = None
+        self._turns = Turns(queue_limit, at_once=processes)
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+
+    @property
+    def waiting(self) -> int:
+        """Packs waiting for a render process."""
+        return self._turns.waiting
+
+    def _current(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                if self._started is None:
+                    self._started = self._context.Queue()
+                self._executor = ProcessPoolExecutor(
+                    self.processes,
+                    mp_context=self._context,
+                    initializer=_start,
+                    initargs=(*self._args, self._warm_up, self._started),
+                )
+            return self._executor
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._executor is broken:
+                LOGGER.warning("a render process stopped; starting new ones")
+                broken.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
+
+    def start(self, ready: threading.Event) -> None:
+        """Starts every render process now, rather than with the first packs, and sets `ready`
+        once each has laid out the fixed parts and can make packs."""
+        executor = self._current()
+        for _ in range(self.processes):
+            executor.submit(os.getpid)  # each call starts a process while none is idle yet
+        started = self._started
+        assert started is not None
+        try:
+            for _ in range(self.processes):
+                started.get(timeout=START_TIMEOUT_S)
+        except queue.Empty:
+            LOGGER.error("the render processes did not start within %d s", START_TIMEOUT_S)
+            return
+        LOGGER.info("%d render processes ready", self.processes)
+        ready.set()
+
+    def make_pack(
+        self,
+        budget: float,
+        supporter: Supporter,
+        recipients: Sequence[Recipient],
+        today: date,
+        variants: Mapping[str, int],
+    ) -> bytes:
+        """The pack's PDF; turns.Busy when too many packs wait already, RenderBudgetExceeded
+        past the budget (enforced in the render process, and here should it hang)."""
+        ids = [recipient.id for recipient in recipients]
+        args = (budget, supporter, ids, today, dict(variants))
+        with self._turns.turn():
+            try:
+                return self._run(args)
+            except BrokenProcessPool:
+                return self._run(args)  # its process stopped: once more, on a new one
+
+    def _run(self, args: tuple) -> bytes:
+        executor = self._current()
+        budget = args[0]
+        try:
+            return executor.submit(_make_pack, *args).result(timeout=2 * budget + 5)
+        except BrokenProcessPool:
+            self._replace(executor)
+            raise
+        except TimeoutError:
+            raise RenderBudgetExceeded(budget) from None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None

@@ -1,0 +1,138 @@
+"""Render processes (RENDER_PROCESSES): packs are made in processes of their own, shared by every
+request, so no pack waits behind one worker's queue while another worker is idle. The web process
+never renders; a render process that dies is replaced; the budget and the bounded queue hold as
+when the web process renders itself."""
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+
+from app.render_pool import RenderPool
+from app.settings import Settings
+from tests.conftest import migrated_database
+from tests.reading import pdf_text
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory):
+    """Render processes do not touch the database: SQLite is enough here."""
+    with migrated_database("sqlite", tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+@pytest.fixture
+def settings(settings):
+    return settings.model_copy(update={"render_processes": 1})
+
+
+@pytest.fixture
+def web_process_never_renders(app, monkeypatch):
+    def refuse(*args):
+        raise AssertionError("the web process rendered a pack")
+
+    monkeypatch.setattr(app.state.renderer, "render", refuse)
+
+
+def render_processes() -> list[int]:
+    """This process's children started by multiprocessing's spawn."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        if parent == os.getpid() and b"spawn_main" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def test_packs_are_made_in_a_render_process(
+    client, web_process_never_renders, supporter_data, campaign
+):
+    response = client.post("/api/letters", json=supporter_data)
+    assert response.status_code == 200, response.text
+    text = pdf_text(response.content)
+    assert supporter_data["name"] in text
+    assert text.count("\f") == len(campaign.recipients)
+    assert render_processes(), "no render process runs"
+    stats = client.get("/api/stats").json()
+    assert stats["generated"] == len(campaign.recipients)
+
+
+def test_a_render_process_that_dies_is_replaced_and_no_pack_is_lost(
+    client, web_process_never_renders, supporter_data
+):
+    body = {**supporter_data, "recipients": ["ombudsman"]}
+    assert client.post("/api/letters", json=body).status_code == 200
+    (killed,) = render_processes()
+    os.kill(killed, signal.SIGKILL)
+    response = client.post("/api/letters", json=body)
+    assert response.status_code == 200, response.text
+    assert supporter_data["name"] in pdf_text(response.content)
+    assert killed not in render_processes()
+    assert client.get("/api/stats").json()["generated"] == 2
+
+
+def test_the_render_budget_holds_in_a_render_process(app, settings, supporter_data):
+    app.state.settings = settings.model_copy(update={"render_budget_s": 0.001})
+    with TestClient(app) as client:
+        response = client.post("/api/letters", json=supporter_data)
+        assert response.status_code == 503
+        assert response.json()["detail"].startswith("render time budget of 0.001 s exceeded")
+        assert response.headers["Retry-After"]
+        assert client.get("/api/stats").json()["generated"] == 0
+
+
+def test_past_the_queue_a_pack_is_refused_at_once_and_not_counted(app, settings, supporter_data):
+    """One render process, one pack waiting: of four packs sent at once while the process starts
+    (and lays out its first parts, about a second), two are refused."""
+    app.state.packs = RenderPool(
+        settings.model_copy(update={"render_queue": 1}), processes=1, queue_limit=1
+    )
+    body = {**supporter_data, "recipients": ["ombudsman"]}
+    together = threading.Barrier(4)
+
+    def send(client: httpx.Client) -> httpx.Response:
+        together.wait(10)
+        return client.post("/api/letters", json=body)
+
+    with TestClient(app) as client:
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(send(client))) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert sorted(r.status_code for r in results) == [200, 200, 503, 503]
+        refused = [r for r in results if r.status_code == 503]
+        assert all("waiting" in r.json()["detail"] for r in refused)
+        assert client.get("/api/stats").json()["generated"] == 2
+
+
+def test_ready_once_every_render_process_has_laid_out_the_letters(app, settings):
+    app.state.packs = RenderPool(
+        settings.model_copy(update={"warm_up": True}), processes=2, queue_limit=4
+    )
+    app.state.warmed.clear()
+    with TestClient(app) as client:
+        assert client.get("/readyz").status_code == 503
+        assert app.state.warmed.wait(180), "the render processes did not get ready"
+        assert client.get("/readyz").json() == {"status": "ready"}
+        assert len(render_processes()) == 2
+
+
+def test_by_default_one_render_process_per_cpu_and_threads_are_left_for_pages(monkeypatch):
+    monkeypatch.delenv("RENDER_PROCESSES")
+    assert Settings().render_process_count == min(len(os.sched_getaffinity(0)), 4)
+    assert Settings(render_processes=0).render_process_count == 0
+    with pytest.raises(ValidationError, match="RENDER_PROCESSES \\+ RENDER_QUEUE"):
+        Settings(render_processes=8, render_queue=32)
