@@ -11,7 +11,10 @@ Each render process builds its own LetterRenderer, lays out the fixed parts (WAR
 whole packs: it is sent the supporter's validated form, the officials' ids, the date and the
 appeal variants, and sends back the PDF or the exception (the render budget, a template error).
 A render process that dies (killed, out of memory) breaks the pool: it is replaced, and the packs
-it held are tried once more on the new one.
+it held are tried once more on the new one; should that fail too, the supporter is told to try
+again (503), nothing counted. A render that hangs past twice its budget (in C code, where the
+budget's watchdog cannot reach) has its pool's processes stopped and replaced. Render processes
+leave when the web process does, even when it is killed.
 """
 
 import gc
@@ -19,10 +22,11 @@ import logging
 import logging.config
 import os
 import queue
+import signal
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import date
 from multiprocessing import get_context
@@ -41,18 +45,35 @@ START_TIMEOUT_S = 600
 _renderer: LetterRenderer | None = None  # in a render process, its own
 
 
+class RenderError(RuntimeError):
+    """A render process failed on a pack; only the kind of error comes back (its message could
+    quote the supporter, and not every exception survives the trip between processes)."""
+
+
+def _leave_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)  # the web process is gone, killed perhaps: nobody will send packs
+
+
 def _start(
     campaign_dir: Path, fonts_dir: Path, log_level: str, warm_up: bool, started: queue.Queue
 ) -> None:
     """Runs first in each render process; says so on `started` once it can make packs."""
     global _renderer
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the web process's to handle
+    threading.Thread(target=_leave_with, args=(os.getppid(),), daemon=True).start()
     logging.config.dictConfig(logging_config(log_level))
     renderer = LetterRenderer(load_campaign(campaign_dir), fonts_dir)
     if warm_up:
         began = time.perf_counter()
-        sets = renderer.warm_up()
-        seconds = time.perf_counter() - began
-        LOGGER.info("render process: %d sets of fixed parts laid out in %.1f s", sets, seconds)
+        try:
+            sets = renderer.warm_up()
+            seconds = time.perf_counter() - began
+            LOGGER.info("render process: %d sets of fixed parts laid out in %.1f s", sets, seconds)
+        except Exception as exc:
+            kind = type(exc).__name__
+            LOGGER.warning("warm-up failed (%s); parts are laid out on first use", kind)
     _renderer = renderer
     # As in app.main.create_served_app: start-up objects out of collection, a larger young
     # generation for the layout objects each pack allocates.
@@ -65,13 +86,17 @@ def _start(
 def _make_pack(
     budget: float,
     supporter: Supporter,
-    recipient_ids: list[str],
+    recipients: list[Recipient],
     today: date,
     variants: dict[str, int],
 ) -> bytes:
     assert _renderer is not None, "render process not started"
-    recipients = _renderer.campaign.choose(recipient_ids)
-    return within_budget(budget, _renderer.render_pack, supporter, recipients, today, variants)
+    try:
+        return within_budget(budget, _renderer.render_pack, supporter, recipients, today, variants)
+    except RenderBudgetExceeded:
+        raise
+    except Exception as exc:
+        raise RenderError(type(exc).__name__) from None
 
 
 class RenderPool:
@@ -82,10 +107,11 @@ class RenderPool:
         self._args = (settings.campaign_dir, settings.fonts_dir, settings.log_level)
         self._warm_up = settings.warm_up
         self._context = get_context("spawn")  # fork would copy the web process's threads' locks
-        self._started: queue.Queue | None = None
+        self._started: queue.Queue | None = None  # one per executor
         self._turns = Turns(queue_limit, at_once=processes)
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
+        self._closed = False
 
     @property
     def waiting(self) -> int:
@@ -94,9 +120,10 @@ class RenderPool:
 
     def _current(self) -> ProcessPoolExecutor:
         with self._lock:
+            if self._closed:
+                raise BrokenExecutor("the render processes were stopped")
             if self._executor is None:
-                if self._started is None:
-                    self._started = self._context.Queue()
+                self._started = self._context.Queue()
                 self._executor = ProcessPoolExecutor(
                     self.processes,
                     mp_context=self._context,
@@ -105,26 +132,35 @@ class RenderPool:
                 )
             return self._executor
 
-    def _replace(self, broken: ProcessPoolExecutor) -> None:
+    def _replace(self, broken: ProcessPoolExecutor, why: str) -> None:
         with self._lock:
             if self._executor is broken:
-                LOGGER.warning("a render process stopped; starting new ones")
+                LOGGER.warning("%s; starting new render processes", why)
+                # Stopped rather than asked: a process may be stuck. Python 3.11's executor has
+                # no public way to stop its processes (3.14 has terminate_workers).
+                for process in list((getattr(broken, "_processes", None) or {}).values()):
+                    process.kill()
                 broken.shutdown(wait=False, cancel_futures=True)
                 self._executor = None
 
     def start(self, ready: threading.Event) -> None:
         """Starts every render process now, rather than with the first packs, and sets `ready`
         once each has laid out the fixed parts and can make packs."""
-        executor = self._current()
-        for _ in range(self.processes):
-            executor.submit(os.getpid)  # each call starts a process while none is idle yet
-        started = self._started
-        assert started is not None
         try:
+            executor = self._current()
+            with self._lock:
+                started = self._started if executor is self._executor else None
+            if started is None:
+                return  # replaced already: packs start the new ones
+            for _ in range(self.processes):
+                executor.submit(os.getpid)  # each call starts a process while none is idle yet
             for _ in range(self.processes):
                 started.get(timeout=START_TIMEOUT_S)
         except queue.Empty:
             LOGGER.error("the render processes did not start within %d s", START_TIMEOUT_S)
+            return
+        except BrokenExecutor:
+            LOGGER.error("the render processes failed to start")
             return
         LOGGER.info("%d render processes ready", self.processes)
         ready.set()
@@ -138,9 +174,9 @@ class RenderPool:
         variants: Mapping[str, int],
     ) -> bytes:
         """The pack's PDF; turns.Busy when too many packs wait already, RenderBudgetExceeded
-        past the budget (enforced in the render process, and here should it hang)."""
-        ids = [recipient.id for recipient in recipients]
-        args = (budget, supporter, ids, today, dict(variants))
+        past the budget (its processes replaced past twice the budget), BrokenExecutor when
+        render processes failed twice, RenderError when the render did."""
+        args = (budget, supporter, list(recipients), today, dict(variants))
         with self._turns.turn():
             try:
                 return self._run(args)
@@ -153,13 +189,17 @@ class RenderPool:
         try:
             return executor.submit(_make_pack, *args).result(timeout=2 * budget + 5)
         except BrokenProcessPool:
-            self._replace(executor)
+            self._replace(executor, "a render process stopped")
             raise
         except TimeoutError:
+            self._replace(executor, "a render process hung past twice its budget")
             raise RenderBudgetExceeded(budget) from None
 
     def close(self) -> None:
+        """Stops the render processes once the packs they are making are done (the server has
+        stopped taking requests by then)."""
         with self._lock:
-            if self._executor is not None:
-                self._executor.shutdown(wait=False, cancel_futures=True)
-                self._executor = None
+            self._closed = True
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)

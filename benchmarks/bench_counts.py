@@ -274,6 +274,7 @@ def server(url: str, workers: int, port: int) -> Iterator[tuple[str, subprocess.
         "LOG_LEVEL": "warning",
         "RATE_LIMIT_LETTERS": "1000000/minute",
         "RATE_LIMIT_LOGIN": "1000000/minute",
+        "RENDER_PROCESSES": "0",  # no pack is made here: memory as the figures were taken
     }
     cli = str(SOURCE_ROOT / ".venv" / "bin" / "letter-campaign")
     process = subprocess.Popen([cli, "serve", "--port", str(port)], cwd=SOURCE_ROOT, env=env)
