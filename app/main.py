@@ -3,7 +3,6 @@
 import gc
 import logging
 import threading
-import time
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -21,8 +20,6 @@ from app.render_pool import RenderPool
 from app.routes import api, assets, dashboard, health, steering, supporter
 from app.security import BodyLimit, SecurityHeaders
 from app.settings import Settings
-
-LOGGER = logging.getLogger("letter_campaign.main")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -93,15 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def warm_up(renderer: LetterRenderer, done: threading.Event) -> None:
     """Lays out the letters' fixed parts in the background after start-up; /readyz says ready
-    once they are there. Should it fail, packs still come: their parts are then laid out on
-    first use, or the pack is rendered in full."""
-    started = time.perf_counter()
+    once they are there, or the warm-up failed (logged)."""
     try:
-        sets = renderer.warm_up()
-        seconds = time.perf_counter() - started
-        LOGGER.info("warm-up: %d sets of fixed parts laid out in %.1f s", sets, seconds)
-    except Exception as exc:
-        LOGGER.warning("warm-up failed (%s); parts are laid out on first use", type(exc).__name__)
+        renderer.warm_up_logged()
     finally:
         done.set()
 

@@ -4,6 +4,7 @@ import base64
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -375,6 +376,18 @@ class LetterRenderer:
                     with self._turns.turn(limited=False):
                         sets += self._fixed(assets, lang, with_message, chosen) is not None
         return sets
+
+    def warm_up_logged(self) -> None:
+        """warm_up(), logged. Should it fail, packs still come: their parts are then laid out on
+        first use, or the pack is rendered in full."""
+        started = time.perf_counter()
+        try:
+            sets = self.warm_up()
+            seconds = time.perf_counter() - started
+            LOGGER.info("warm-up: %d sets of fixed parts laid out in %.1f s", sets, seconds)
+        except Exception as exc:
+            kind = type(exc).__name__
+            LOGGER.warning("warm-up failed (%s); parts are laid out on first use", kind)
 
     def _fixed_variants(self, assets: _Assets, lang: str, variants: tuple) -> tuple:
         """The pack's choice of those variant paragraphs that sit in the fixed parts: only

@@ -66,14 +66,7 @@ def _start(
     logging.config.dictConfig(logging_config(log_level))
     renderer = LetterRenderer(load_campaign(campaign_dir), fonts_dir)
     if warm_up:
-        began = time.perf_counter()
-        try:
-            sets = renderer.warm_up()
-            seconds = time.perf_counter() - began
-            LOGGER.info("render process: %d sets of fixed parts laid out in %.1f s", sets, seconds)
-        except Exception as exc:
-            kind = type(exc).__name__
-            LOGGER.warning("warm-up failed (%s); parts are laid out on first use", kind)
+        renderer.warm_up_logged()
     _renderer = renderer
     # As in app.main.create_served_app: start-up objects out of collection, a larger young
     # generation for the layout objects each pack allocates.
