@@ -8,6 +8,20 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
+CPU_QUOTA = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "max 100000" or "quota period"
+
+
+def available_cpus() -> int:
+    """The CPUs this process may use: its affinity, and a container's CPU quota (`docker run
+    --cpus`), which os.sched_getaffinity does not see."""
+    count = len(os.sched_getaffinity(0))
+    try:
+        quota, period = CPU_QUOTA.read_text().split()
+        if quota != "max":
+            count = min(count, max(1, -(-int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return count
 
 
 def default_campaign_dir() -> Path:
@@ -76,7 +90,7 @@ class Settings(BaseSettings):
     def render_process_count(self) -> int:
         if self.render_processes is not None:
             return self.render_processes
-        return min(len(os.sched_getaffinity(0)), 4)
+        return min(available_cpus(), 4)
 
     @property
     def host_list(self) -> list[str]:

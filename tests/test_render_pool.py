@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from app import settings as settings_module
 from app.render_pool import RenderPool
 from app.settings import Settings
 from tests.conftest import migrated_database
@@ -132,9 +133,20 @@ def test_ready_once_every_render_process_has_laid_out_the_letters(app, settings)
         assert len(render_processes()) == 2
 
 
-def test_by_default_one_render_process_per_cpu_and_threads_are_left_for_pages(monkeypatch):
+def test_by_default_one_render_process_per_cpu_and_threads_are_left_for_pages(
+    monkeypatch, tmp_path
+):
     monkeypatch.delenv("RENDER_PROCESSES")
-    assert Settings().render_process_count == min(len(os.sched_getaffinity(0)), 4)
+    cpus = len(os.sched_getaffinity(0))
+    quota = tmp_path / "cpu.max"
+    monkeypatch.setattr(settings_module, "CPU_QUOTA", quota)
+    assert Settings().render_process_count == min(cpus, 4)  # no cgroup quota
+    quota.write_text("max 100000\n")
+    assert Settings().render_process_count == min(cpus, 4)
+    quota.write_text("150000 100000\n")  # docker run --cpus 1.5
+    assert Settings().render_process_count == min(cpus, 2)
+    quota.write_text("50000 100000\n")
+    assert Settings().render_process_count == 1
     assert Settings(render_processes=0).render_process_count == 0
     with pytest.raises(ValidationError, match="RENDER_PROCESSES \\+ RENDER_QUEUE"):
         Settings(render_processes=8, render_queue=32)
