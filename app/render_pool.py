@@ -8,8 +8,8 @@ process hands each pack to whichever render process is free, first come, first s
 figures.
 
 Each render process builds its own LetterRenderer, lays out the fixed parts (WARM_UP), then makes
-whole packs: it is sent the supporter's validated form, the officials' ids, the date and the
-appeal variants, and sends back the PDF or the exception (the render budget, a template error).
+whole packs: it is sent the supporter's validated form, the officials, the date and the appeal
+variants, and sends back the PDF or the exception (the render budget; any other only by its kind).
 A render process that dies (killed, out of memory) breaks the pool: it is replaced, and the packs
 it held are tried once more on the new one; should that fail too, the supporter is told to try
 again (503), nothing counted. A render that hangs past twice its budget (in C code, where the
