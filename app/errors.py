@@ -6,7 +6,6 @@ answer a short page in the supporter's language.
 
 import logging
 import sqlite3
-from concurrent.futures import BrokenExecutor
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -142,13 +141,6 @@ async def _busy(request: Request, error: Exception) -> Response:
     return busy_response(request)
 
 
-async def _render_processes_failed(request: Request, error: Exception) -> Response:
-    """Render processes that died twice over one pack (app/render_pool.py): for the supporter,
-    as when the queue is full: nothing made or counted, try again in a few seconds."""
-    LOGGER.warning("render processes failed: pack refused")
-    return busy_response(request)
-
-
 async def _invalid_request(request: Request, error: Exception) -> Response:
     """FastAPI's 422, without echoing the input back: a signature image is 300 KB, and text with
     a lone surrogate cannot even be encoded as the response."""
@@ -166,7 +158,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PoolTimeout, _database_error)
     app.add_exception_handler(RenderBudgetExceeded, _render_budget)
     app.add_exception_handler(Busy, _busy)
-    app.add_exception_handler(BrokenExecutor, _render_processes_failed)
 
 
 def forget_broken_connections(engine: Engine) -> None:

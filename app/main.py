@@ -60,11 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.renderer = LetterRenderer(
         campaign, settings.fonts_dir, queue_limit=settings.render_queue
     )
-    processes = settings.render_process_count
     # What makes packs: render processes of their own, or this process (RENDER_PROCESSES=0).
-    app.state.packs = (
-        RenderPool(settings, processes, settings.render_queue) if processes else app.state.renderer
-    )
+    app.state.packs = RenderPool(settings) if settings.render_process_count else app.state.renderer
     app.state.warmed = warmed
     app.state.assets = build_assets(settings, campaign)
 

@@ -38,7 +38,7 @@ from app.logs import logging_config
 from app.pdf import LetterRenderer
 from app.settings import Settings
 from app.supporter import Supporter
-from app.turns import Turns
+from app.turns import Busy, Turns
 
 LOGGER = logging.getLogger("letter_campaign.render_pool")
 START_TIMEOUT_S = 600
@@ -93,15 +93,15 @@ def _make_pack(
 
 
 class RenderPool:
-    """Makes packs as LetterRenderer.make_pack does, in `processes` render processes."""
+    """Makes packs as LetterRenderer.make_pack does, in RENDER_PROCESSES render processes."""
 
-    def __init__(self, settings: Settings, processes: int, queue_limit: int) -> None:
-        self.processes = processes
+    def __init__(self, settings: Settings) -> None:
+        self.processes = processes = settings.render_process_count
         self._args = (settings.campaign_dir, settings.fonts_dir, settings.log_level)
         self._warm_up = settings.warm_up
         self._context = get_context("spawn")  # fork would copy the web process's threads' locks
         self._started: queue.Queue | None = None  # one per executor
-        self._turns = Turns(queue_limit, at_once=processes)
+        self._turns = Turns(settings.render_queue, at_once=processes)
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
         self._closed = False
@@ -166,21 +166,25 @@ class RenderPool:
         today: date,
         variants: Mapping[str, int],
     ) -> bytes:
-        """The pack's PDF; turns.Busy when too many packs wait already, RenderBudgetExceeded
-        past the budget (its processes replaced past twice the budget), BrokenExecutor when
-        render processes failed twice, RenderError when the render did."""
-        args = (budget, supporter, list(recipients), today, dict(variants))
+        """The pack's PDF; turns.Busy when too many packs wait already or render processes
+        failed twice, RenderBudgetExceeded past the budget (its processes replaced past twice
+        the budget), RenderError when the render failed."""
+        args = (supporter, list(recipients), today, dict(variants))
         with self._turns.turn():
             try:
-                return self._run(args)
-            except BrokenProcessPool:
-                return self._run(args)  # its process stopped: once more, on a new one
+                return self._run(budget, *args)
+            except BrokenExecutor:
+                pass  # its process stopped: once more, on new ones
+            try:
+                return self._run(budget, *args)
+            except BrokenExecutor:
+                LOGGER.warning("render processes failed twice: pack refused")
+                raise Busy(self.waiting) from None
 
-    def _run(self, args: tuple) -> bytes:
+    def _run(self, budget: float, *args: object) -> bytes:
         executor = self._current()
-        budget = args[0]
         try:
-            return executor.submit(_make_pack, *args).result(timeout=2 * budget + 5)
+            return executor.submit(_make_pack, budget, *args).result(timeout=2 * budget + 5)
         except BrokenProcessPool:
             self._replace(executor, "a render process stopped")
             raise

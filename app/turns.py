@@ -18,7 +18,8 @@ from contextlib import contextmanager
 
 
 class Busy(Exception):  # noqa: N818 (named for what the client is told)
-    """Too many packs already wait for their turn in this process."""
+    """The pack cannot be made now: too many wait for their turn already (or, in a pool,
+    its render processes failed twice). Nothing was made; the client tries again later."""
 
     def __init__(self, waiting: int) -> None:
         super().__init__(f"{waiting} packs are waiting to be rendered")

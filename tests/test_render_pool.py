@@ -98,9 +98,7 @@ def test_the_render_budget_holds_in_a_render_process(app, settings, supporter_da
 def test_past_the_queue_a_pack_is_refused_at_once_and_not_counted(app, settings, supporter_data):
     """One render process, one pack waiting: of four packs sent at once while the process starts
     (and lays out its first parts, about a second), two are refused."""
-    app.state.packs = RenderPool(
-        settings.model_copy(update={"render_queue": 1}), processes=1, queue_limit=1
-    )
+    app.state.packs = RenderPool(settings.model_copy(update={"render_queue": 1}))
     body = {**supporter_data, "recipients": ["ombudsman"]}
     together = threading.Barrier(4)
 
@@ -122,9 +120,8 @@ def test_past_the_queue_a_pack_is_refused_at_once_and_not_counted(app, settings,
 
 
 def test_ready_once_every_render_process_has_laid_out_the_letters(app, settings):
-    app.state.packs = RenderPool(
-        settings.model_copy(update={"warm_up": True}), processes=2, queue_limit=4
-    )
+    update = {"warm_up": True, "render_processes": 2, "render_queue": 4}
+    app.state.packs = RenderPool(settings.model_copy(update=update))
     app.state.warmed.clear()
     with TestClient(app) as client:
         assert client.get("/readyz").status_code == 503

@@ -6,7 +6,6 @@ Nothing a supporter types is kept between requests: each step posts every value 
 hidden fields, and only the anonymous rows of app/letters.py reach the database.
 """
 
-from concurrent.futures import BrokenExecutor
 from datetime import date
 
 from fastapi import APIRouter, Depends, Request
@@ -366,7 +365,7 @@ async def download(request: Request, session: Session = Depends(get_session)) ->
         pdf = await run_in_threadpool(
             request.app.state.packs.make_pack, budget, supporter, recipients, today, variants
         )
-    except (Busy, BrokenExecutor):
+    except Busy:
         fields = [(name, str(value)) for name, value in data.multi_items()]
         return busy_response(request, (f"/letters/pdf?lang={ui_language(request)}", fields))
     name = f"appeal-letter-{ids[0]}" if only else "appeal-letters"
