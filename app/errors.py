@@ -121,14 +121,14 @@ async def _render_budget(request: Request, error: Exception) -> Response:
 
 
 def busy_response(
-    request: Request, retry: tuple[str, list[tuple[str, str]]] | None = None
+    request: Request, error: Busy, retry: tuple[str, list[tuple[str, str]]] | None = None
 ) -> Response:
-    """503 for a pack refused because too many wait to render: nothing was made
+    """503 for a pack refused because it cannot be made now (turns.Busy): nothing was made
     or counted, and the supporter tries again in a few seconds."""
-    LOGGER.warning("render queue full: pack refused")
+    LOGGER.warning("pack refused: %s", error.reason)
     if wants_json(request):
         return JSONResponse(
-            {"detail": "too many packs are waiting to be made: nothing was made or counted; "
+            {"detail": f"{error.reason}: nothing was made or counted; "
              f"try again in {BUSY_RETRY_S} s"},
             status_code=503,
             headers={"Retry-After": str(BUSY_RETRY_S)},
@@ -138,7 +138,8 @@ def busy_response(
 
 
 async def _busy(request: Request, error: Exception) -> Response:
-    return busy_response(request)
+    assert isinstance(error, Busy)
+    return busy_response(request, error)
 
 
 async def _invalid_request(request: Request, error: Exception) -> Response:

@@ -38,9 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
         packs = app.state.packs
         if isinstance(packs, RenderPool):
-            threading.Thread(
-                target=packs.start, args=(warmed,), name="render-pool", daemon=True
-            ).start()
+            packs.start(warmed)
         elif not warmed.is_set():
             threading.Thread(
                 target=warm_up, args=(packs, warmed), name="warm-up", daemon=True

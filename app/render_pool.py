@@ -26,7 +26,7 @@ import signal
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import date
 from multiprocessing import get_context
@@ -42,6 +42,7 @@ from app.turns import Busy, Turns
 
 LOGGER = logging.getLogger("letter_campaign.render_pool")
 START_TIMEOUT_S = 600
+MAX_PAUSE_S = 60
 _renderer: LetterRenderer | None = None  # in a render process, its own
 
 
@@ -100,10 +101,12 @@ class RenderPool:
         self._args = (settings.campaign_dir, settings.fonts_dir, settings.log_level)
         self._warm_up = settings.warm_up
         self._context = get_context("spawn")  # fork would copy the web process's threads' locks
-        self._started: queue.Queue | None = None  # one per executor
         self._turns = Turns(settings.render_queue, at_once=processes)
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
+        self._ready = threading.Event()
+        self._failures = 0  # replacements since a pack was last made
+        self._next_start = 0.0
         self._closed = False
 
     @property
@@ -111,52 +114,87 @@ class RenderPool:
         """Packs waiting for a render process."""
         return self._turns.waiting
 
+    def start(self, ready: threading.Event) -> None:
+        """Starts the render processes now, rather than with the first packs. `ready` is set
+        once each has laid out the fixed parts and can make packs, and cleared while render
+        processes that replace broken ones start."""
+        self._ready = ready
+        try:
+            self._current()
+        except BrokenExecutor:
+            LOGGER.error("the render processes could not be started")
+
     def _current(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._closed:
                 raise BrokenExecutor("the render processes were stopped")
             if self._executor is None:
-                self._started = self._context.Queue()
-                self._executor = ProcessPoolExecutor(
-                    self.processes,
-                    mp_context=self._context,
-                    initializer=_start,
-                    initargs=(*self._args, self._warm_up, self._started),
-                )
+                if time.monotonic() < self._next_start:
+                    raise BrokenExecutor("render processes failed: waiting to start new ones")
+                self._launch()
+            assert self._executor is not None
             return self._executor
 
-    def _replace(self, broken: ProcessPoolExecutor, why: str) -> None:
-        with self._lock:
-            if self._executor is broken:
-                LOGGER.warning("%s; starting new render processes", why)
-                # Stopped rather than asked: a process may be stuck. Python 3.11's executor has
-                # no public way to stop its processes (3.14 has terminate_workers).
-                for process in list((getattr(broken, "_processes", None) or {}).values()):
-                    process.kill()
-                broken.shutdown(wait=False, cancel_futures=True)
-                self._executor = None
+    def _launch(self) -> None:
+        started = self._context.Queue()
+        self._executor = executor = ProcessPoolExecutor(
+            self.processes,
+            mp_context=self._context,
+            initializer=_start,
+            initargs=(*self._args, self._warm_up, started),
+        )
+        # Each call starts a process while none is idle yet; all of them fail if a process
+        # cannot start (its initializer failed).
+        calls = [executor.submit(os.getpid) for _ in range(self.processes)]
+        threading.Thread(
+            target=self._await_start, args=(executor, started, calls), daemon=True
+        ).start()
 
-    def start(self, ready: threading.Event) -> None:
-        """Starts every render process now, rather than with the first packs, and sets `ready`
-        once each has laid out the fixed parts and can make packs."""
-        try:
-            executor = self._current()
-            with self._lock:
-                started = self._started if executor is self._executor else None
-            if started is None:
-                return  # replaced already: packs start the new ones
-            for _ in range(self.processes):
-                executor.submit(os.getpid)  # each call starts a process while none is idle yet
-            for _ in range(self.processes):
-                started.get(timeout=START_TIMEOUT_S)
-        except queue.Empty:
-            LOGGER.error("the render processes did not start within %d s", START_TIMEOUT_S)
-            return
-        except BrokenExecutor:
-            LOGGER.error("the render processes failed to start")
-            return
+    def _await_start(
+        self, executor: ProcessPoolExecutor, started: queue.Queue, calls: list[Future]
+    ) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        count = 0
+        while count < self.processes:
+            if self._executor is not executor:
+                return  # replaced or closed meanwhile
+            if any(call.done() and not call.cancelled() and call.exception() for call in calls):
+                self._replace(executor, "render processes failed to start")
+                return
+            if time.monotonic() > deadline:
+                self._replace(
+                    executor, f"render processes did not start within {START_TIMEOUT_S} s"
+                )
+                return
+            try:
+                started.get(timeout=0.2)
+                count += 1
+            except queue.Empty:
+                continue
+        with self._lock:
+            if self._executor is not executor:
+                return
+            self._ready.set()
         LOGGER.info("%d render processes ready", self.processes)
-        ready.set()
+
+    def _replace(self, broken: ProcessPoolExecutor, why: str) -> None:
+        """Stops a broken pool's processes; new ones start with the next pack, at once after a
+        pool that had made packs, else after a pause that doubles up to a minute (a campaign
+        file broken on disk would otherwise cost two process starts per pack)."""
+        with self._lock:
+            if self._executor is not broken:
+                return
+            self._failures += 1
+            pause = 0 if self._failures == 1 else min(2 ** (self._failures - 2), MAX_PAUSE_S)
+            self._next_start = time.monotonic() + pause
+            LOGGER.warning("%s; starting new render processes in %d s", why, pause)
+            self._ready.clear()
+            # Stopped rather than asked: a process may be stuck. Python 3.11's executor has
+            # no public way to stop its processes (3.14 has terminate_workers).
+            for process in list((getattr(broken, "_processes", None) or {}).values()):
+                process.kill()
+            broken.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
 
     def make_pack(
         self,
@@ -167,8 +205,8 @@ class RenderPool:
         variants: Mapping[str, int],
     ) -> bytes:
         """The pack's PDF; turns.Busy when too many packs wait already or render processes
-        failed twice, RenderBudgetExceeded past the budget (its processes replaced past twice
-        the budget), RenderError when the render failed."""
+        are being replaced, RenderBudgetExceeded past the budget (its processes replaced past
+        twice the budget), RenderError when the render failed."""
         args = (supporter, list(recipients), today, dict(variants))
         with self._turns.turn():
             try:
@@ -178,19 +216,20 @@ class RenderPool:
             try:
                 return self._run(budget, *args)
             except BrokenExecutor:
-                LOGGER.warning("render processes failed twice: pack refused")
-                raise Busy(self.waiting) from None
+                raise Busy("the render processes are being restarted") from None
 
     def _run(self, budget: float, *args: object) -> bytes:
         executor = self._current()
         try:
-            return executor.submit(_make_pack, budget, *args).result(timeout=2 * budget + 5)
+            pdf = executor.submit(_make_pack, budget, *args).result(timeout=2 * budget + 5)
         except BrokenProcessPool:
             self._replace(executor, "a render process stopped")
             raise
         except TimeoutError:
             self._replace(executor, "a render process hung past twice its budget")
             raise RenderBudgetExceeded(budget) from None
+        self._failures = 0
+        return pdf
 
     def close(self) -> None:
         """Stops the render processes once the packs they are making are done (the server has

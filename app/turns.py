@@ -19,11 +19,11 @@ from contextlib import contextmanager
 
 class Busy(Exception):  # noqa: N818 (named for what the client is told)
     """The pack cannot be made now: too many wait for their turn already (or, in a pool,
-    its render processes failed twice). Nothing was made; the client tries again later."""
+    render processes are being replaced). Nothing was made; the client tries again later."""
 
-    def __init__(self, waiting: int) -> None:
-        super().__init__(f"{waiting} packs are waiting to be rendered")
-        self.waiting = waiting
+    def __init__(self, reason: str = "too many packs are waiting to be made") -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class Turns:
@@ -48,7 +48,7 @@ class Turns:
             mine = None
             if self._running >= self.at_once:
                 if limited and self.limit is not None and len(self._waiting) >= self.limit:
-                    raise Busy(len(self._waiting))
+                    raise Busy()
                 mine = threading.Lock()
                 mine.acquire()
                 self._waiting.append(mine)

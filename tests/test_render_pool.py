@@ -130,6 +130,26 @@ def test_ready_once_every_render_process_has_laid_out_the_letters(app, settings)
         assert len(render_processes()) == 2
 
 
+def test_render_processes_that_cannot_start_refuse_packs_and_are_not_restarted_for_each(
+    app, settings, supporter_data, tmp_path, caplog
+):
+    """A campaign folder broken on disk: render processes fail as they start. Packs are refused
+    with 503 and counted nowhere, /readyz says not ready, and new processes are tried after a
+    pause that doubles, not twice for every pack."""
+    app.state.packs = RenderPool(settings.model_copy(update={"campaign_dir": tmp_path}))
+    body = {**supporter_data, "recipients": ["ombudsman"]}
+    with TestClient(app) as client:
+        responses = [client.post("/api/letters", json=body) for _ in range(4)]
+        assert [r.status_code for r in responses] == [503] * 4
+        for response in responses:
+            assert response.json()["detail"].startswith("the render processes are being restarted")
+            assert response.headers["Retry-After"]
+        assert client.get("/readyz").status_code == 503
+        assert client.get("/api/stats").json()["generated"] == 0
+    restarts = [r.getMessage() for r in caplog.records if "new render processes" in r.message]
+    assert [message.rsplit(" in ", 1)[1] for message in restarts] == ["0 s", "1 s"]
+
+
 def test_by_default_one_render_process_per_cpu_and_threads_are_left_for_pages(
     monkeypatch, tmp_path
 ):

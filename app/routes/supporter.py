@@ -365,9 +365,9 @@ async def download(request: Request, session: Session = Depends(get_session)) ->
         pdf = await run_in_threadpool(
             request.app.state.packs.make_pack, budget, supporter, recipients, today, variants
         )
-    except Busy:
+    except Busy as error:
         fields = [(name, str(value)) for name, value in data.multi_items()]
-        return busy_response(request, (f"/letters/pdf?lang={ui_language(request)}", fields))
+        return busy_response(request, error, (f"/letters/pdf?lang={ui_language(request)}", fields))
     name = f"appeal-letter-{ids[0]}" if only else "appeal-letters"
     return pdf_response(pdf, f"{name}-{today.isoformat()}.pdf")
 
