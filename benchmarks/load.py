@@ -174,6 +174,11 @@ def server_processes(server: subprocess.Popen) -> list[int]:
     return sorted(found)
 
 
+def role(pid: int) -> str:
+    command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    return "render process" if b"spawn_main" in command else "web"
+
+
 def post(connection: http.client.HTTPConnection, body: bytes) -> tuple[str, float]:
     """What went wrong ("" for a pack) and how long it took."""
     start = time.perf_counter()
@@ -255,12 +260,15 @@ def run(args: argparse.Namespace) -> int:
             warm = [http.client.HTTPConnection(HOST, port, timeout=30) for _ in range(2)]
             for number, body in enumerate(bodies[: args.warmup]):
                 post(warm[number % 2], body)
+            roles = {pid: role(pid) for pid in pids}
             before = {pid: rss_mib(pid) for pid in pids}
-            cpu_before = sum(cpu_seconds(pid) for pid in pids)
+            cpu_before = {pid: cpu_seconds(pid) for pid in pids}
             postgres_before, own_before = postgres_cpu(), own_cpu()
             results = hammer(port, bodies, args, pids)
             after = {pid: rss_mib(pid) for pid in pids if alive(pid)}
-            results["server_cpu"] = sum(cpu_seconds(pid) for pid in pids if alive(pid)) - cpu_before
+            results["cpu"] = {pid: cpu_seconds(pid) - cpu_before[pid] for pid in pids if alive(pid)}
+            results["server_cpu"] = sum(results["cpu"].values())
+            results["roles"] = roles
             results["postgres_cpu"] = postgres_cpu() - postgres_before
             results["client_cpu"] = own_cpu() - own_before
         finally:
@@ -385,7 +393,12 @@ def report(args, results: dict, before: dict, after: dict, url: str) -> None:  #
     for number, (pid, start) in enumerate(before.items()):
         end = after.get(pid)
         shown = f"{end:.0f} MiB" if end is not None else "gone"
-        print(f"process {pid}: memory {start:.0f} MiB at start, {shown} at end")
+        cpu = results["cpu"].get(pid)
+        spent = f", CPU {cpu / done * 1000:.1f} ms per pack" if cpu is not None and done else ""
+        print(
+            f"process {pid} ({results['roles'][pid]}): memory {start:.0f} MiB at start, "
+            f"{shown} at end{spent}"
+        )
         series = ", ".join(
             f"{rss[number]:.0f}@{done}" for done, rss in results["samples"] if len(rss) > number
         )
