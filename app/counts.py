@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 from time import monotonic
 from weakref import WeakKeyDictionary
 
@@ -18,6 +19,7 @@ from sqlalchemy import (
     BigInteger,
     Connection,
     Engine,
+    Insert,
     Select,
     delete,
     event,
@@ -61,19 +63,24 @@ def add_to_counts(session: Session, events: Sequence[Event], column: str) -> Non
 def _upsert(
     session: Session, model: type, keys: tuple[str, ...], counts: Counter, column: str
 ) -> None:
-    table = model.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
     rows = [
         {**dict(zip(keys, key, strict=True)), "generated": 0, "sent": 0, column: number}
         for key, number in sorted(counts.items())
     ]
-    statement = make(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(keys), set_={column: table.c[column] + statement.excluded[column]}
-    )
+    statement = _upsert_statement(session.get_bind().dialect.name, model, keys, column)
     # executemany, not one multi-row VALUES: SQLAlchemy compiles that anew for every call.
     session.execute(statement, rows)
+
+
+@cache
+def _upsert_statement(dialect: str, model: type, keys: tuple[str, ...], column: str) -> Insert:
+    """Built once: every pack runs it, and building it took as long as running it."""
+    table = model.__table__  # type: ignore[attr-defined]
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = make(table)
+    return statement.on_conflict_do_update(
+        index_elements=list(keys), set_={column: table.c[column] + statement.excluded[column]}
+    )
 
 
 @event.listens_for(Session, "after_commit")
