@@ -14,6 +14,7 @@ printed, never asserted: run it with `make bench` (python -m benchmarks.bench_pd
 
 import argparse
 import base64
+import gc
 import io
 import json
 import os
@@ -161,13 +162,16 @@ def check(name: str, pdf: bytes) -> str:
 def measure(ways: dict[str, Callable[[Supporter], bytes]], who: Supporter, rounds: int,
             warmup: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:  # fmt: skip
     """Wall-clock and CPU milliseconds per pack, each way. CPU counts every thread of this
-    process, so a way that spreads its work over both cores shows it (Typst does)."""
+    process, so a way that spreads its work over both cores shows it (Typst does). Garbage is
+    collected before each pack, untimed: the plain WeasyPrint render leaves a lot of it, and a
+    full collection it triggered would otherwise land on whichever way came next."""
     times: dict[str, list[float]] = {name: [] for name in ways}
     cpu: dict[str, list[float]] = {name: [] for name in ways}
     names = list(ways)
     for round_number in range(warmup + rounds):
         order = names[round_number % len(names) :] + names[: round_number % len(names)]
         for name in order:
+            gc.collect()  # no way pays for the garbage another way left
             start, start_cpu = time.perf_counter(), time.process_time()
             ways[name](who)
             elapsed, used = time.perf_counter() - start, time.process_time() - start_cpu
