@@ -91,6 +91,27 @@ def test_typed_signature_is_set_in_the_handwriting_font_and_reads_back(
     assert not doc.pages[0].images
 
 
+@pytest.mark.parametrize("name", [((KAZAKH_NAME + " ") * 5)[:120], "W" * 48, "W" * 120])
+def test_a_long_typed_signature_stays_between_the_closing_and_the_printed_name(
+    renderer, campaign, supporter_data, name
+):
+    """The typed signature sits in a 16 mm box: a name of up to 120 characters, even of the
+    widest letters, never covers the closing words above it or runs into the printed name."""
+    data = {**supporter_data, "name": name, "signature": {"kind": "typed"}}
+    pdf = render(renderer, campaign, data, ["ombudsman"])
+    with pdfplumber.open(io.BytesIO(pdf)) as doc:
+        page = doc.pages[-1]
+        handwritten = [c for c in page.chars if "Campaign-Handwriting" in c["fontname"]]
+        lines = page.extract_text_lines()
+    assert "".join(c["text"] for c in handwritten).replace(" ", "") == name.replace(" ", "")
+    regards = next(line for line in lines if line["text"] == "С уважением,")
+    printed = next(line for line in lines if line["top"] > regards["bottom"] and line["x0"] < 80
+                   and not any("Handwriting" in c["fontname"] for c in line["chars"]))  # fmt: skip
+    assert printed["text"].startswith(name[:10])
+    assert min(c["top"] for c in handwritten) > regards["bottom"]
+    assert max(c["bottom"] for c in handwritten) <= printed["top"] + 1  # descenders only
+
+
 def test_address_block_lies_inside_the_window_field(renderer, campaign, supporter_data):
     for lang in LANGUAGES:
         pdf = render(renderer, campaign, {**supporter_data, "language": lang})
