@@ -12,9 +12,11 @@ whole packs: it is sent the supporter's validated form, the officials, the date 
 variants, and sends back the PDF or the exception (the render budget; any other only by its kind).
 A render process that dies (killed, out of memory) breaks the pool: it is replaced, and the packs
 it held are tried once more on the new one; should that fail too, the supporter is told to try
-again (503), nothing counted. A render that hangs past twice its budget (in C code, where the
-budget's watchdog cannot reach) has its pool's processes stopped and replaced. Render processes
-leave when the web process does, even when it is killed.
+again (503), nothing counted. Processes that fail as they start are tried again after a pause
+that doubles up to a minute, by themselves (while /readyz says not ready, no pack may come). A
+render that hangs past twice its budget (in C code, where the budget's watchdog cannot reach) has
+its pool's processes stopped and replaced. Render processes leave when the web process does, even
+when it is killed.
 """
 
 import gc
@@ -42,6 +44,7 @@ from app.turns import Busy, Turns
 
 LOGGER = logging.getLogger("letter_campaign.render_pool")
 START_TIMEOUT_S = 600
+FIRST_PAUSE_S = 1  # before the second start in a row that fails; doubled each time after
 MAX_PAUSE_S = 60
 _renderer: LetterRenderer | None = None  # in a render process, its own
 
@@ -104,9 +107,11 @@ class RenderPool:
         self._turns = Turns(settings.render_queue, at_once=processes)
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
+        self._up = False  # every process of the current executor has started
         self._ready = threading.Event()
-        self._failures = 0  # replacements since a pack was last made
+        self._failures = 0  # replacements since processes last started
         self._next_start = 0.0
+        self._restart: threading.Timer | None = None
         self._closed = False
 
     @property
@@ -137,6 +142,7 @@ class RenderPool:
 
     def _launch(self) -> None:
         started = self._context.Queue()
+        self._up = False
         self._executor = executor = ProcessPoolExecutor(
             self.processes,
             mp_context=self._context,
@@ -174,27 +180,38 @@ class RenderPool:
         with self._lock:
             if self._executor is not executor:
                 return
+            self._up = True
+            self._failures = 0
             self._ready.set()
         LOGGER.info("%d render processes ready", self.processes)
 
     def _replace(self, broken: ProcessPoolExecutor, why: str) -> None:
-        """Stops a broken pool's processes; new ones start with the next pack, at once after a
-        pool that had made packs, else after a pause that doubles up to a minute (a campaign
-        file broken on disk would otherwise cost two process starts per pack)."""
+        """Stops a broken pool's processes and starts new ones: at once after processes that
+        had started, else after a pause that doubles up to a minute (a campaign file broken on
+        disk would otherwise cost two process starts for every pack)."""
         with self._lock:
             if self._executor is not broken:
                 return
             self._failures += 1
-            pause = 0 if self._failures == 1 else min(2 ** (self._failures - 2), MAX_PAUSE_S)
+            pause = (
+                0
+                if self._failures == 1
+                else min(FIRST_PAUSE_S * 2 ** (self._failures - 2), MAX_PAUSE_S)
+            )
             self._next_start = time.monotonic() + pause
             LOGGER.warning("%s; starting new render processes in %d s", why, pause)
             self._ready.clear()
-            # Stopped rather than asked: a process may be stuck. Python 3.11's executor has
-            # no public way to stop its processes (3.14 has terminate_workers).
-            for process in list((getattr(broken, "_processes", None) or {}).values()):
-                process.kill()
-            broken.shutdown(wait=False, cancel_futures=True)
+            _stop(broken)
             self._executor = None
+            # Started without waiting for a pack: while /readyz says not ready, none may come.
+            self._restart = threading.Timer(pause, self._relaunch)
+            self._restart.daemon = True
+            self._restart.start()
+
+    def _relaunch(self) -> None:
+        with self._lock:
+            if not self._closed and self._executor is None:
+                self._launch()
 
     def make_pack(
         self,
@@ -221,21 +238,32 @@ class RenderPool:
     def _run(self, budget: float, *args: object) -> bytes:
         executor = self._current()
         try:
-            pdf = executor.submit(_make_pack, budget, *args).result(timeout=2 * budget + 5)
+            return executor.submit(_make_pack, budget, *args).result(timeout=2 * budget + 5)
         except BrokenProcessPool:
             self._replace(executor, "a render process stopped")
             raise
         except TimeoutError:
             self._replace(executor, "a render process hung past twice its budget")
             raise RenderBudgetExceeded(budget) from None
-        self._failures = 0
-        return pdf
 
     def close(self) -> None:
         """Stops the render processes once the packs they are making are done (the server has
-        stopped taking requests by then)."""
+        stopped taking requests by then); processes still starting are stopped at once."""
         with self._lock:
             self._closed = True
             executor, self._executor = self._executor, None
+            starting = not self._up
+            if self._restart is not None:
+                self._restart.cancel()
         if executor is not None:
+            if starting:
+                _stop(executor)
             executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop(executor: ProcessPoolExecutor) -> None:
+    """Stopped rather than asked: a process may be stuck. Python 3.11's executor has no public
+    way to stop its processes (3.14 has terminate_workers)."""
+    for process in list((getattr(executor, "_processes", None) or {}).values()):
+        process.kill()
+    executor.shutdown(wait=False, cancel_futures=True)

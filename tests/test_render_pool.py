@@ -3,7 +3,9 @@ request, so no pack waits behind one worker's queue while another worker is idle
 never renders; a render process that dies is replaced; the budget and the bounded queue hold as
 when the web process renders itself."""
 
+import logging
 import os
+import shutil
 import signal
 import threading
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from app import render_pool
 from app import settings as settings_module
 from app.render_pool import RenderPool
 from app.settings import Settings
@@ -130,12 +133,35 @@ def test_ready_once_every_render_process_has_laid_out_the_letters(app, settings)
         assert len(render_processes()) == 2
 
 
+class Logged(logging.Handler):
+    """Sets `seen` when a log line holding `text` is written, from any thread."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.seen.set()
+
+
+@pytest.fixture
+def restarts():
+    handler = Logged("starting new render processes")
+    logger = logging.getLogger("letter_campaign.render_pool")
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+
+
 def test_render_processes_that_cannot_start_refuse_packs_and_are_not_restarted_for_each(
-    app, settings, supporter_data, tmp_path, caplog
+    app, settings, supporter_data, tmp_path, caplog, monkeypatch
 ):
     """A campaign folder broken on disk: render processes fail as they start. Packs are refused
     with 503 and counted nowhere, /readyz says not ready, and new processes are tried after a
     pause that doubles, not twice for every pack."""
+    monkeypatch.setattr(render_pool, "FIRST_PAUSE_S", 60)
     app.state.packs = RenderPool(settings.model_copy(update={"campaign_dir": tmp_path}))
     body = {**supporter_data, "recipients": ["ombudsman"]}
     with TestClient(app) as client:
@@ -147,7 +173,26 @@ def test_render_processes_that_cannot_start_refuse_packs_and_are_not_restarted_f
         assert client.get("/readyz").status_code == 503
         assert client.get("/api/stats").json()["generated"] == 0
     restarts = [r.getMessage() for r in caplog.records if "new render processes" in r.message]
-    assert [message.rsplit(" in ", 1)[1] for message in restarts] == ["0 s", "1 s"]
+    assert [message.rsplit(" in ", 1)[1] for message in restarts] == ["0 s", "60 s"]
+
+
+def test_render_processes_start_by_themselves_once_what_stopped_them_is_mended(
+    app, settings, supporter_data, campaign_copy, tmp_path, restarts
+):
+    """No pack has to come for new render processes to start (while /readyz says not ready,
+    a load balancer sends none)."""
+    folder = tmp_path / "mended"
+    folder.mkdir()
+    app.state.packs = RenderPool(settings.model_copy(update={"campaign_dir": folder}))
+    app.state.warmed.clear()
+    with TestClient(app) as client:
+        assert restarts.seen.wait(120), "the render processes did not fail"
+        assert client.get("/readyz").status_code == 503
+        shutil.copytree(campaign_copy, folder, dirs_exist_ok=True)
+        assert app.state.warmed.wait(120), "the render processes did not start again"
+        assert client.get("/readyz").json() == {"status": "ready"}
+        body = {**supporter_data, "recipients": ["ombudsman"]}
+        assert client.post("/api/letters", json=body).status_code == 200
 
 
 def test_by_default_one_render_process_per_cpu_and_threads_are_left_for_pages(
