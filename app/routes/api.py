@@ -83,7 +83,8 @@ UNAVAILABLE = {
     503: {
         "model": Refused,
         "description": "The database is unavailable (or, for letters, the render went over its "
-        "time budget, or too many packs wait to be made); nothing was made or counted. "
+        "time budget, too many packs wait to be made, or the render processes are being "
+        "restarted); nothing was made or counted. "
         "`Retry-After` says when to try again.",
     }
 }
