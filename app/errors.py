@@ -126,15 +126,15 @@ def busy_response(
     """503 for a pack refused because it cannot be made now (turns.Busy): nothing was made
     or counted, and the supporter tries again in a few seconds."""
     LOGGER.warning("pack refused: %s", error.reason)
+    seconds = error.retry_after or BUSY_RETRY_S
     if wants_json(request):
         return JSONResponse(
-            {"detail": f"{error.reason}: nothing was made or counted; "
-             f"try again in {BUSY_RETRY_S} s"},
+            {"detail": f"{error.reason}: nothing was made or counted; try again in {seconds} s"},
             status_code=503,
-            headers={"Retry-After": str(BUSY_RETRY_S)},
-        )  # fmt: skip
+            headers={"Retry-After": str(seconds)},
+        )
     text = gettext(ui_language(request), BUSY_TEXT)
-    return problem_page(request, 503, BUSY_HEADING, [text], BUSY_RETRY_S, retry)
+    return problem_page(request, 503, BUSY_HEADING, [text], seconds, retry)
 
 
 async def _busy(request: Request, error: Exception) -> Response:

@@ -22,6 +22,7 @@ when it is killed.
 import gc
 import logging
 import logging.config
+import math
 import os
 import queue
 import signal
@@ -233,7 +234,10 @@ class RenderPool:
             try:
                 return self._run(budget, *args)
             except BrokenExecutor:
-                raise Busy("the render processes are being restarted") from None
+                wait = math.ceil(self._next_start - time.monotonic())
+                raise Busy(
+                    "the render processes are being restarted", wait if wait > 0 else None
+                ) from None
 
     def _run(self, budget: float, *args: object) -> bytes:
         executor = self._current()

@@ -21,9 +21,12 @@ class Busy(Exception):  # noqa: N818 (named for what the client is told)
     """The pack cannot be made now: too many wait for their turn already (or, in a pool,
     render processes are being replaced). Nothing was made; the client tries again later."""
 
-    def __init__(self, reason: str = "too many packs are waiting to be made") -> None:
+    def __init__(
+        self, reason: str = "too many packs are waiting to be made", retry_after: int | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.retry_after = retry_after  # seconds, when known better than the default
 
 
 class Turns:
