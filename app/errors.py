@@ -124,7 +124,7 @@ def busy_response(
     request: Request, error: Busy, retry: tuple[str, list[tuple[str, str]]] | None = None
 ) -> Response:
     """503 for a pack refused because it cannot be made now (turns.Busy): nothing was made
-    or counted, and the supporter tries again in a few seconds."""
+    or counted, and the supporter tries again when Retry-After says."""
     LOGGER.warning("pack refused: %s", error.reason)
     seconds = error.retry_after or BUSY_RETRY_S
     if wants_json(request):

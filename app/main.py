@@ -1,6 +1,5 @@
 """The application factory."""
 
-import gc
 import logging
 import threading
 from contextlib import asynccontextmanager
@@ -14,7 +13,7 @@ from app.campaign import load_campaign
 from app.db import check_schema, make_engine
 from app.errors import forget_broken_connections, install_error_handlers
 from app.logs import RequestLog
-from app.pdf import LetterRenderer
+from app.pdf import LetterRenderer, collect_for_packs
 from app.ratelimit import RateLimit, RateLimiter, storage_url
 from app.render_pool import RenderPool
 from app.routes import api, assets, dashboard, health, steering, supporter
@@ -93,17 +92,9 @@ def warm_up(renderer: LetterRenderer, done: threading.Event) -> None:
 
 
 def create_served_app(settings: Settings | None = None) -> FastAPI:
-    """The app as `letter-campaign serve` runs it in each worker process.
-
-    Start-up leaves some 100,000 long-lived objects (campaign, templates, parsed stylesheets,
-    fonts) that every full garbage collection would walk again, and a pack allocates tens of
-    thousands of short-lived layout objects, most freed by reference counting. So the start-up
-    objects are frozen out of collection and the young generation is made larger: about 8 % more
-    packs per second in benchmarks/load.py. Tests build apps with create_app and keep the
-    interpreter's defaults.
-    """
+    """The app as `letter-campaign serve` runs it in each worker process, its garbage collection
+    tuned for packs (app.pdf.collect_for_packs). Tests build apps with create_app and keep the
+    interpreter's defaults."""
     app = create_app(settings)
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 20)
+    collect_for_packs()
     return app

@@ -1,6 +1,7 @@
 """Renders a supporter's pack of appeal letters as one printable PDF."""
 
 import base64
+import gc
 import itertools
 import logging
 import threading
@@ -42,6 +43,18 @@ DATE_LOCALES = {"en": "en_GB", "ru": "ru", "kk": "kk"}
 HANDWRITING_FONT = "handwriting.ttf"
 LOGGER = logging.getLogger("letter_campaign.pdf")
 COLUMN_PAGE_HEIGHT = 40_000  # CSS px, about 10 m
+
+
+def collect_for_packs() -> None:
+    """Called once start-up is done, in each process that makes packs. Start-up leaves some
+    100,000 long-lived objects (campaign, templates, parsed stylesheets, fonts) that every full
+    garbage collection would walk again, and a pack allocates tens of thousands of short-lived
+    layout objects, most freed by reference counting. So the start-up objects are frozen out of
+    collection and the young generation is made larger: about 8 % more packs per second in
+    benchmarks/load.py."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 class RefusedURL(ValueError):
@@ -307,8 +320,8 @@ class LetterRenderer:
         today: date,
         variants: Mapping[str, int],
     ) -> bytes:
-        """A supporter's pack made in this process, in turn and within the budget (as
-        render_within). app/render_pool.py makes packs the same way in processes of their own."""
+        """A supporter's pack, in turn and within the budget (as render_within): in the web
+        process, or in each render process of app/render_pool.py."""
         letters = self.letters(supporter, recipients, today, variants)
         return self.render_within(budget, letters, supporter.language)
 

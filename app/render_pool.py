@@ -19,7 +19,6 @@ its pool's processes stopped and replaced. Render processes leave when the web p
 when it is killed.
 """
 
-import gc
 import logging
 import logging.config
 import math
@@ -35,10 +34,10 @@ from datetime import date
 from multiprocessing import get_context
 from pathlib import Path
 
-from app.budget import RenderBudgetExceeded, within_budget
+from app.budget import RenderBudgetExceeded
 from app.campaign import Recipient, load_campaign
 from app.logs import logging_config
-from app.pdf import LetterRenderer
+from app.pdf import LetterRenderer, collect_for_packs
 from app.settings import Settings
 from app.supporter import Supporter
 from app.turns import Busy, Turns
@@ -73,11 +72,7 @@ def _start(
     if warm_up:
         renderer.warm_up_logged()
     _renderer = renderer
-    # As in app.main.create_served_app: start-up objects out of collection, a larger young
-    # generation for the layout objects each pack allocates.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 20)
+    collect_for_packs()
     started.put(os.getpid())
 
 
@@ -90,7 +85,7 @@ def _make_pack(
 ) -> bytes:
     assert _renderer is not None, "render process not started"
     try:
-        return within_budget(budget, _renderer.render_pack, supporter, recipients, today, variants)
+        return _renderer.make_pack(budget, supporter, recipients, today, variants)
     except RenderBudgetExceeded:
         raise
     except Exception as exc:
