@@ -3,15 +3,18 @@ server: draw a signature with the mouse, preview, download and read back the PDF
 are posted and watch the public counter move; the same without JavaScript; axe-core finds no
 WCAG 2.1 A/AA violation in any UI language, and nothing overflows a 375 px wide phone."""
 
+import base64
 import io
 import json
 import re
 import sys
 from datetime import date
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pdfplumber
 import pytest
+from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
 
 from app.settings import Settings
@@ -240,6 +243,23 @@ def test_a_supporter_draws_previews_downloads_posts_and_moves_the_counter(browse
     assert refused == [], "console errors (a refused inline script or style?)"
     audience.context.close()
     page.context.close()
+
+
+def test_a_signature_drawn_on_a_dense_screen_is_sent_at_the_size_the_letter_prints(browser, server):
+    page = open_page(
+        browser, server, viewport={"width": 1280, "height": 900}, device_scale_factor=2
+    ).page
+    page.goto(f"{server}/?lang=en")
+    fill_form(page)
+    page.check("#signature-drawn")
+    draw_signature(page)
+    with page.expect_request(lambda request: request.method == "POST") as posted:
+        page.click("text=Preview my letters")
+    source = parse_qs(posted.value.post_data or "")["signature_image"][0]
+    png = base64.b64decode(source.removeprefix("data:image/png;base64,"))
+    width, height = Image.open(io.BytesIO(png)).size
+    # Drawn over 0.75 x 0.6 of a 576 x 192 pad at two pixels per point: about 860 x 230.
+    assert height == 200 and 500 < width <= 880, (width, height)
 
 
 def test_without_javascript_the_form_reaches_a_pdf(browser, server):

@@ -143,6 +143,20 @@ def test_drawn_signature_is_an_image_in_the_pdf(renderer, campaign, supporter_da
             assert page.images[0]["srcsize"] == (300, 100)
 
 
+@pytest.mark.parametrize(
+    ("drawn", "printed"),
+    [((1152, 384), (600, 200)), ((2400, 1200), (400, 200)), ((2400, 100), (880, 37))],
+)
+def test_a_drawn_signature_is_printed_from_no_more_pixels_than_the_letter_shows(
+    renderer, campaign, supporter_data, drawn, printed
+):
+    # 70 x 16 mm at about 320 dpi; a pad on a high-density screen gives three times as many.
+    data = {**supporter_data, "signature": {"kind": "drawn", "image": png_data_url(*drawn)}}
+    pdf = render(renderer, campaign, data, ["ombudsman"])
+    with pdfplumber.open(io.BytesIO(pdf)) as doc:
+        assert doc.pages[0].images[0]["srcsize"] == printed
+
+
 def test_on_paper_leaves_a_line_and_no_signature(renderer, campaign, supporter_data, tmp_path):
     pdf = render(renderer, campaign, {**supporter_data, "signature": {"kind": "none"}})
     names = {f["name"] for f in pdf_fonts(pdf, tmp_path)}

@@ -46,7 +46,12 @@
     });
   }
 
-  // The smallest PNG holding the strokes: the letter prints the signature at its own size.
+  // The letter prints a signature at most 70 x 16 mm: 880 x 200 pixels are about 320 dpi there
+  // (the server scales larger images down to this, at a cost; app/supporter.py).
+  var PRINT_WIDTH = 880;
+  var PRINT_HEIGHT = 200;
+
+  // The smallest PNG holding the strokes, no larger than the letter prints it.
   function trimmed(canvas) {
     var width = canvas.width;
     var height = canvas.height;
@@ -70,10 +75,15 @@
     top = Math.max(0, top - margin);
     right = Math.min(width - 1, right + margin);
     bottom = Math.min(height - 1, bottom + margin);
+    var cropWidth = right - left + 1;
+    var cropHeight = bottom - top + 1;
+    var scale = Math.min(1, PRINT_WIDTH / cropWidth, PRINT_HEIGHT / cropHeight);
     var out = document.createElement("canvas");
-    out.width = right - left + 1;
-    out.height = bottom - top + 1;
-    out.getContext("2d").drawImage(canvas, left, top, out.width, out.height, 0, 0, out.width, out.height);
+    out.width = Math.max(1, Math.round(cropWidth * scale));
+    out.height = Math.max(1, Math.round(cropHeight * scale));
+    var context = out.getContext("2d");
+    context.imageSmoothingQuality = "high";
+    context.drawImage(canvas, left, top, cropWidth, cropHeight, 0, 0, out.width, out.height);
     return out.toDataURL("image/png");
   }
 
