@@ -35,7 +35,7 @@ from app.pdf_split import (
     without_fixed,
 )
 from app.pdf_watch import fingerprint, system_font_files
-from app.supporter import PNG_DATA_URL, Supporter
+from app.supporter import IMAGE_DATA_URLS, Supporter
 from app.turns import Turns
 from app.variants import first as first_variants
 
@@ -89,9 +89,10 @@ class CampaignFetcher(URLFetcher):
         return path
 
     def fetch(self, url: str, headers: dict | None = None) -> URLFetcherResponse:
-        if url.startswith(PNG_DATA_URL):
-            body = base64.b64decode(url[len(PNG_DATA_URL) :])
-            return URLFetcherResponse(url, body, {"Content-Type": "image/png"})
+        for prefix, kind in IMAGE_DATA_URLS.items():
+            if url.startswith(prefix):
+                body = base64.b64decode(url[len(prefix) :])
+                return URLFetcherResponse(url, body, {"Content-Type": f"image/{kind.lower()}"})
         if not url.startswith("file:"):
             raise RefusedURL(f"refused: {url[:80]}")
         path = self._campaign_file(url)

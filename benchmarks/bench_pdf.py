@@ -36,7 +36,7 @@ from weasyprint.text.fonts import FontConfiguration
 from app.campaign import load_campaign
 from app.pdf import CampaignFetcher, LetterRenderer
 from app.settings import Settings
-from app.supporter import PNG_DATA_URL, Supporter
+from app.supporter import JPEG_DATA_URL, Supporter
 from benchmarks import reportlab_letter
 from benchmarks.letter_text import LetterText, letter_texts
 
@@ -49,14 +49,14 @@ SENTENCE = (
 )
 
 
-def signature_png(width: int = 300, height: int = 100) -> str:
-    """A drawn signature as the form sends it: a stroke on a transparent PNG."""
-    image = Image.new("RGBA", (width, height), (255, 255, 255, 0))
+def signature_image(width: int = 300, height: int = 100) -> str:
+    """A drawn signature as the form sends it: a stroke, as a JPEG on white."""
+    image = Image.new("RGB", (width, height), "white")
     points = [(9, 80), (81, 20), (150, 85), (219, 15), (291, 70)]
-    ImageDraw.Draw(image).line(points, fill=(0, 0, 80, 255), width=5)
+    ImageDraw.Draw(image).line(points, fill=(0, 0, 80), width=5)
     buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    return PNG_DATA_URL + base64.b64encode(buffer.getvalue()).decode()
+    image.save(buffer, "JPEG", quality=92)
+    return JPEG_DATA_URL + base64.b64encode(buffer.getvalue()).decode()
 
 
 def supporter(message_length: int) -> Supporter:
@@ -70,7 +70,7 @@ def supporter(message_length: int) -> Supporter:
             "country": "DE",
             "language": "ru",
             "message": message or None,
-            "signature": {"kind": "drawn", "image": signature_png()},
+            "signature": {"kind": "drawn", "image": signature_image()},
         }
     )
 
@@ -118,11 +118,11 @@ class Ways:
 
     def typst(self, who: Supporter) -> bytes:
         texts = self.texts[id(who)]
-        (self.work / "signature.png").write_bytes(texts[0].signature_png)
+        (self.work / "signature.jpg").write_bytes(texts[0].signature_image)
         data = {
             "lang": who.language,
             "title": self.title,
-            "signature": "signature.png",
+            "signature": "signature.jpg",
             "letters": [
                 {
                     "window": t.window,

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 from app.pdf import Letter
-from app.supporter import PNG_DATA_URL
 
 SECTIONS = ("window", "info", "subject", "body", "demands", "message", "closing", "printed-name")
 
@@ -26,7 +25,7 @@ class LetterText:
     message: list[str] = field(default_factory=list)
     closing: list[str] = field(default_factory=list)
     signature: str = "none"
-    signature_png: bytes = b""
+    signature_image: bytes = b""
     name: str = ""
 
 
@@ -49,7 +48,7 @@ class _Reader(HTMLParser):
         if tag == "img":
             self.text.signature = "drawn"
             src = dict(attrs).get("src") or ""
-            self.text.signature_png = base64.b64decode(src[len(PNG_DATA_URL) :])
+            self.text.signature_image = base64.b64decode(src.split(",", 1)[1])
             return
         if "typed" in classes:
             self.text.signature = "typed"

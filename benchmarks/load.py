@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from app.settings import Settings
-from benchmarks.bench_pdf import KAZAKH_NAME, SENTENCE, Ways, machine, signature_png
+from benchmarks.bench_pdf import KAZAKH_NAME, SENTENCE, Ways, machine, signature_image
 from benchmarks.bench_pdf import supporter as sample_supporter
 
 HOST = "127.0.0.1"
@@ -43,7 +43,7 @@ NAMES = [KAZAKH_NAME, "Anna Schmidt", "Иван Петров", "Łucja Wąsowska
 def supporters(count: int, seed: int = 11) -> list[bytes]:
     """Request bodies: languages, officials, messages and signatures mixed as supporters would."""
     rng = random.Random(seed)
-    drawn = signature_png()
+    drawn = signature_image()
     bodies = []
     for _ in range(count):
         length = rng.choice([0, 0, 0, 120, 400, 900, 1500])

@@ -107,7 +107,7 @@ def _story(text: LetterText) -> list[Flowable]:
         story.append(Spacer(1, 4 * mm))
         story += [Paragraph(escape(p).replace("\n", "<br/>"), body) for p in text.message]
     if text.signature == "drawn":
-        signature: Flowable = Image(io.BytesIO(text.signature_png), width=48 * mm, height=16 * mm)
+        signature: Flowable = Image(io.BytesIO(text.signature_image), width=48 * mm, height=16 * mm)
     elif text.signature == "typed":
         signature = Paragraph(escape(text.name), STYLES["typed"])
     else:

@@ -28,7 +28,7 @@ os.environ.setdefault("WARM_UP", "false")
 os.environ.setdefault("RENDER_PROCESSES", "0")
 
 
-def png_data_url(width: int = 300, height: int = 100) -> str:
+def drawn_signature(width: int = 300, height: int = 100) -> Image.Image:
     """A drawn-looking signature: a zigzag stroke on a transparent background."""
     image = Image.new("RGBA", (width, height), (255, 255, 255, 0))
     points = [
@@ -36,9 +36,24 @@ def png_data_url(width: int = 300, height: int = 100) -> str:
         for x, y in [(0.03, 0.8), (0.27, 0.2), (0.5, 0.85), (0.73, 0.15), (0.97, 0.7)]
     ]
     ImageDraw.Draw(image).line(points, fill=(0, 0, 80, 255), width=5)
+    return image
+
+
+def png_data_url(width: int = 300, height: int = 100) -> str:
+    """A drawn signature as API clients may send it."""
     buffer = io.BytesIO()
-    image.save(buffer, "PNG")
+    drawn_signature(width, height).save(buffer, "PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def jpeg_data_url(width: int = 300, height: int = 100) -> str:
+    """A drawn signature as the form sends it: a JPEG on white."""
+    image = drawn_signature(width, height)
+    page = Image.new("RGB", image.size, "white")
+    page.paste(image, mask=image.getchannel("A"))
+    buffer = io.BytesIO()
+    page.save(buffer, "JPEG", quality=92)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 @pytest.fixture

@@ -197,7 +197,7 @@ def test_a_supporter_draws_previews_downloads_posts_and_moves_the_counter(browse
     expect(page.locator("h1")).to_have_text("Check your letters")
     letters = page.locator(".sheet .letter")
     expect(letters).to_have_count(4)
-    expect(page.locator('.sheet .signature img[src^="data:image/png"]')).to_have_count(4)
+    expect(page.locator('.sheet .signature img[src^="data:image/jpeg"]')).to_have_count(4)
     expect(letters.first).to_contain_text("Second paragraph, with care.")
 
     page.click("button:has-text('Edit')")
@@ -205,9 +205,9 @@ def test_a_supporter_draws_previews_downloads_posts_and_moves_the_counter(browse
     expect(page.locator("#message")).to_have_value(SUPPORTER["message"])
     expect(page.locator("#recipients-la-155-1")).not_to_be_checked()
     expect(page.locator("#signature-drawn")).to_be_checked()
-    assert page.input_value("#signature-image").startswith("data:image/png;base64,")
+    assert page.input_value("#signature-image").startswith("data:image/jpeg;base64,")
     page.click("text=Preview my letters")
-    expect(page.locator('.sheet .signature img[src^="data:image/png"]')).to_have_count(4)
+    expect(page.locator('.sheet .signature img[src^="data:image/jpeg"]')).to_have_count(4)
 
     page.click("text=Create my letters")
     expect(page.locator("h1")).to_have_text("Thank you! Your letters are ready")
@@ -256,8 +256,9 @@ def test_a_signature_drawn_on_a_dense_screen_is_sent_at_the_size_the_letter_prin
     with page.expect_request(lambda request: request.method == "POST") as posted:
         page.click("text=Preview my letters")
     source = parse_qs(posted.value.post_data or "")["signature_image"][0]
-    png = base64.b64decode(source.removeprefix("data:image/png;base64,"))
-    width, height = Image.open(io.BytesIO(png)).size
+    assert source.startswith("data:image/jpeg;base64,")
+    jpeg = base64.b64decode(source.split(",", 1)[1])
+    width, height = Image.open(io.BytesIO(jpeg)).size
     # Drawn over 0.75 x 0.6 of a 576 x 192 pad at two pixels per point: about 860 x 230.
     assert height == 200 and 500 < width <= 880, (width, height)
 

@@ -18,7 +18,7 @@ from app.pdf import LetterRenderer
 from app.settings import SOURCE_ROOT, Settings
 from app.supporter import MAX_MESSAGE, Supporter
 from app.turns import Turns
-from tests.conftest import KAZAKH_NAME, png_data_url
+from tests.conftest import KAZAKH_NAME, jpeg_data_url, png_data_url
 from tests.reading import pdf_fonts, pdf_text, squeezed
 
 TODAY = date(2026, 11, 5)
@@ -69,6 +69,7 @@ def message(length: int, paragraph: int) -> str:
     ("case", "extra"),
     [
         ("drawn signature, no message", {"signature": {"kind": "drawn", "image": png_data_url()}}),
+        ("drawn as the form sends it", {"signature": {"kind": "drawn", "image": jpeg_data_url()}}),
         ("typed signature, short message", {"message": "I stand with them.\nFree them now."}),
         (
             "no signature, 1,500-character message",

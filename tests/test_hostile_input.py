@@ -79,14 +79,16 @@ def test_a_message_of_too_many_lines_is_a_422_naming_the_limit(client, supporter
 @pytest.mark.parametrize(
     ("image", "says"),
     [
-        ("data:image/jpeg;base64,/9j/4AAQ", "must be a PNG image"),
+        ("data:image/gif;base64,R0lGODlhAQABAAAAACw=", "must be a PNG or JPEG image"),
         ("data:image/png;base64,R0lGODlhAQABAAAAACw=", "not a readable PNG"),
+        ("data:image/jpeg;base64,/9j/4AAQ", "not a readable JPEG"),
+        ("data:image/jpeg;base64," + png_data_url().split(",", 1)[1], "not a readable JPEG"),
         ("data:image/png;base64,not base64!", "not valid base64"),
         ("data:image/png;base64," + "A" * 400_004, "larger than 300000 bytes"),
-        ("http://127.0.0.1/signature.png", "must be a PNG image"),
+        ("http://127.0.0.1/signature.png", "must be a PNG or JPEG image"),
     ],
 )
-def test_a_signature_must_be_a_small_png(client, supporter_data, image, says):
+def test_a_signature_must_be_a_small_png_or_jpeg(client, supporter_data, image, says):
     found = problems(make(client, supporter_data, signature={"kind": "drawn", "image": image}))
     assert any(says in message for message in found.values()), found
 

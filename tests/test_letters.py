@@ -1,5 +1,6 @@
 """Letters: one personalised, signed appeal per official, in English, Russian or Kazakh."""
 
+import base64
 import io
 import subprocess
 import threading
@@ -13,7 +14,7 @@ from pypdf import PdfReader
 
 from app.campaign import LANGUAGES
 from app.supporter import Supporter
-from tests.conftest import KAZAKH_NAME, png_data_url
+from tests.conftest import KAZAKH_NAME, jpeg_data_url, png_data_url
 from tests.reading import (
     flat,
     page_texts,
@@ -143,15 +144,26 @@ def test_drawn_signature_is_an_image_in_the_pdf(renderer, campaign, supporter_da
             assert page.images[0]["srcsize"] == (300, 100)
 
 
+def test_a_signature_drawn_in_the_form_is_embedded_as_sent(renderer, campaign, supporter_data):
+    # The form sends a JPEG on white: its bytes go into the PDF as they are, not encoded anew.
+    image = jpeg_data_url()
+    data = {**supporter_data, "signature": {"kind": "drawn", "image": image}}
+    pdf = render(renderer, campaign, data, ["ombudsman", "state-secretary"])
+    assert base64.b64decode(image.split(",", 1)[1]) in pdf
+    with pdfplumber.open(io.BytesIO(pdf)) as doc:
+        assert [[i["srcsize"] for i in page.images] for page in doc.pages] == [[(300, 100)]] * 2
+
+
 @pytest.mark.parametrize(
     ("drawn", "printed"),
     [((1152, 384), (600, 200)), ((2400, 1200), (400, 200)), ((2400, 100), (880, 37))],
 )
+@pytest.mark.parametrize("encode", [png_data_url, jpeg_data_url])
 def test_a_drawn_signature_is_printed_from_no_more_pixels_than_the_letter_shows(
-    renderer, campaign, supporter_data, drawn, printed
+    renderer, campaign, supporter_data, drawn, printed, encode
 ):
     # 70 x 16 mm at about 320 dpi; a pad on a high-density screen gives three times as many.
-    data = {**supporter_data, "signature": {"kind": "drawn", "image": png_data_url(*drawn)}}
+    data = {**supporter_data, "signature": {"kind": "drawn", "image": encode(*drawn)}}
     pdf = render(renderer, campaign, data, ["ombudsman"])
     with pdfplumber.open(io.BytesIO(pdf)) as doc:
         assert doc.pages[0].images[0]["srcsize"] == printed

@@ -51,7 +51,8 @@
   var PRINT_WIDTH = 880;
   var PRINT_HEIGHT = 200;
 
-  // The smallest PNG holding the strokes, no larger than the letter prints it.
+  // The smallest image holding the strokes, no larger than the letter prints it: a JPEG on white,
+  // which the letters embed as it is (a PNG would be encoded anew for every pack).
   function trimmed(canvas) {
     var width = canvas.width;
     var height = canvas.height;
@@ -82,9 +83,11 @@
     out.width = Math.max(1, Math.round(cropWidth * scale));
     out.height = Math.max(1, Math.round(cropHeight * scale));
     var context = out.getContext("2d");
+    context.fillStyle = "#fff";
+    context.fillRect(0, 0, out.width, out.height);
     context.imageSmoothingQuality = "high";
     context.drawImage(canvas, left, top, cropWidth, cropHeight, 0, 0, out.width, out.height);
-    return out.toDataURL("image/png");
+    return out.toDataURL("image/jpeg", 0.92);
   }
 
   function signature() {
