@@ -17,7 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.budget import RenderBudgetExceeded
 from app.i18n import BABEL_LOCALES, N_, gettext, render, ui_language
-from app.turns import Busy
+from app.turns import Busy, Restarting
 
 LOGGER = logging.getLogger("letter_campaign.errors")
 DATABASE_RETRY_S = 30
@@ -29,7 +29,7 @@ READ_ONLY_SQLSTATE = "25006"
 # opened a read-only file stays read-only even when the file becomes writable.
 SQLITE_STALE = ("readonly", "disk i/o error", "disk is full", "unable to open")
 
-DATABASE_HEADING = N_("The service is briefly unavailable")
+UNAVAILABLE_HEADING = N_("The service is briefly unavailable")
 DATABASE_TEXT = N_(
     "Our database is not answering just now, so nothing could be made or counted. "
     "Nothing you typed was kept. Please try again in a few minutes."
@@ -44,6 +44,10 @@ BUSY_HEADING = N_("Many people are writing letters right now")
 BUSY_TEXT = N_(
     "Your letters could not be made at this moment, and nothing was counted. "
     "Please try again in a few seconds."
+)
+RESTARTING_TEXT = N_(
+    "The part of the service that lays out letters is starting again, so nothing could be made "
+    "or counted. Nothing you typed was kept. Please try again in a minute."
 )
 
 
@@ -103,7 +107,7 @@ async def _database_error(request: Request, error: Exception) -> Response:
         )
     lang = ui_language(request)
     text = gettext(lang, DATABASE_TEXT)
-    return problem_page(request, 503, DATABASE_HEADING, [text], DATABASE_RETRY_S)
+    return problem_page(request, 503, UNAVAILABLE_HEADING, [text], DATABASE_RETRY_S)
 
 
 async def _render_budget(request: Request, error: Exception) -> Response:
@@ -133,8 +137,14 @@ def busy_response(
             status_code=503,
             headers={"Retry-After": str(seconds)},
         )
-    text = gettext(ui_language(request), BUSY_TEXT)
-    return problem_page(request, 503, BUSY_HEADING, [text], seconds, retry)
+    heading, text = (
+        (UNAVAILABLE_HEADING, RESTARTING_TEXT)
+        if isinstance(error, Restarting)
+        else (BUSY_HEADING, BUSY_TEXT)
+    )
+    return problem_page(
+        request, 503, heading, [gettext(ui_language(request), text)], seconds, retry
+    )
 
 
 async def _busy(request: Request, error: Exception) -> Response:

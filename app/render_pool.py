@@ -40,7 +40,7 @@ from app.logs import logging_config
 from app.pdf import LetterRenderer, collect_for_packs
 from app.settings import Settings
 from app.supporter import Supporter
-from app.turns import Busy, Turns
+from app.turns import Restarting, Turns
 
 LOGGER = logging.getLogger("letter_campaign.render_pool")
 START_TIMEOUT_S = 600
@@ -217,9 +217,9 @@ class RenderPool:
         today: date,
         variants: Mapping[str, int],
     ) -> bytes:
-        """The pack's PDF; turns.Busy when too many packs wait already or render processes
-        are being replaced, RenderBudgetExceeded past the budget (its processes replaced past
-        twice the budget), RenderError when the render failed."""
+        """The pack's PDF; turns.Busy when too many packs wait already, turns.Restarting when
+        render processes are being replaced, RenderBudgetExceeded past the budget (its processes
+        replaced past twice the budget), RenderError when the render failed."""
         args = (supporter, list(recipients), today, dict(variants))
         with self._turns.turn():
             try:
@@ -230,9 +230,7 @@ class RenderPool:
                 return self._run(budget, *args)
             except BrokenExecutor:
                 wait = math.ceil(self._next_start - time.monotonic())
-                raise Busy(
-                    "the render processes are being restarted", wait if wait > 0 else None
-                ) from None
+                raise Restarting(wait if wait > 0 else None) from None
 
     def _run(self, budget: float, *args: object) -> bytes:
         executor = self._current()

@@ -29,6 +29,14 @@ class Busy(Exception):  # noqa: N818 (named for what the client is told)
         self.retry_after = retry_after  # seconds, when known better than the default
 
 
+class Restarting(Busy):
+    """The pack cannot be made now: the render processes stopped and are being started again
+    (app/render_pool.py), which takes seconds to a minute, not the moment a queue takes."""
+
+    def __init__(self, retry_after: int | None = None) -> None:
+        super().__init__("the render processes are being restarted", retry_after)
+
+
 class Turns:
     def __init__(self, limit: int | None = None, at_once: int = 1) -> None:
         self.limit = limit

@@ -9,6 +9,7 @@ import shutil
 import signal
 import threading
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -20,7 +21,10 @@ from app import settings as settings_module
 from app.render_pool import RenderPool
 from app.settings import Settings
 from tests.conftest import migrated_database
+from tests.html_pages import Page
 from tests.reading import pdf_text
+from tests.test_overload import FORM, SUPPORTER
+from tests.test_supporter_form import create
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +179,22 @@ def test_render_processes_that_cannot_start_refuse_packs_and_are_not_restarted_f
         assert client.get("/api/stats").json()["generated"] == 0
     restarts = [r.getMessage() for r in caplog.records if "new render processes" in r.message]
     assert [message.rsplit(" in ", 1)[1] for message in restarts] == ["0 s", "60 s"]
+
+
+def test_a_download_while_render_processes_restart_says_so_and_offers_to_try_again(
+    app, settings, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(render_pool, "FIRST_PAUSE_S", 60)
+    app.state.packs = RenderPool(settings.model_copy(update={"campaign_dir": tmp_path}))
+    with TestClient(app) as client:
+        values = create(client, SUPPORTER, lang="ru").form_values("#download")
+        response = client.post("/letters/pdf?lang=ru", content=urlencode(values), headers=FORM)
+    assert response.status_code == 503
+    assert 50 < int(response.headers["retry-after"]) <= 60
+    page = Page(response.text)
+    assert page.text("h1") == "Сервис ненадолго недоступен"
+    assert "запускается заново" in page.text("main")
+    assert sorted(page.form_values("main form")) == sorted(values)
 
 
 def test_render_processes_start_by_themselves_once_what_stopped_them_is_mended(
