@@ -41,13 +41,14 @@ BUDGET_TEXT = N_(
 )
 
 BUSY_HEADING = N_("Many people are writing letters right now")
+# Packs refused here are downloads: the letters were counted when the supporter created them.
 BUSY_TEXT = N_(
-    "Your letters could not be made at this moment, and nothing was counted. "
+    "Your letters are counted, but their PDF could not be made at this moment. "
     "Please try again in a few seconds."
 )
 RESTARTING_TEXT = N_(
-    "The part of the service that lays out letters is starting again, so nothing could be made "
-    "or counted. Nothing you typed was kept. Please try again in a minute."
+    "The part of the service that lays out letters is restarting. Your letters are counted; "
+    "only their PDF could not be made just now. Please try again in a moment."
 )
 
 

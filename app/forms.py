@@ -13,7 +13,7 @@ from starlette.datastructures import FormData
 
 from app.campaign import Campaign, Recipient, UnknownRecipient
 from app.i18n import N_
-from app.supporter import Supporter
+from app.supporter import Drawn, Supporter
 
 SIGNATURE_KINDS = ("drawn", "typed", "none")
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
@@ -175,7 +175,7 @@ def check(
     form: SupporterForm, campaign: Campaign, paused: Mapping[str, str] | None = None
 ) -> Checked:
     """Validate with the supporter schema, the campaign's languages and its officials not
-    paused."""
+    paused. A drawn signature comes back as the letters print it, into `form` too."""
     errors: dict[str, FieldError] = {}
     supporter = None
     try:
@@ -198,6 +198,9 @@ def check(
             errors.setdefault("recipients", FieldError(MESSAGES[("recipients", "paused")]))
     if errors:
         return Checked(None, [], errors)
+    if supporter is not None and isinstance(supporter.signature, Drawn):
+        # The next step posts back the image as the letters print it: checked and scaled once.
+        form.signature_image = supporter.signature.image
     return Checked(supporter, recipients, {})
 
 

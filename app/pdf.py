@@ -35,7 +35,8 @@ from app.pdf_split import (
     without_fixed,
 )
 from app.pdf_watch import fingerprint, system_font_files
-from app.supporter import IMAGE_DATA_URLS, Supporter
+from app.signature_image import DATA_URLS
+from app.supporter import Supporter
 from app.turns import Turns
 from app.variants import first as first_variants
 
@@ -89,7 +90,7 @@ class CampaignFetcher(URLFetcher):
         return path
 
     def fetch(self, url: str, headers: dict | None = None) -> URLFetcherResponse:
-        for prefix, kind in IMAGE_DATA_URLS.items():
+        for prefix, kind in DATA_URLS.items():
             if url.startswith(prefix):
                 body = base64.b64decode(url[len(prefix) :])
                 return URLFetcherResponse(url, body, {"Content-Type": f"image/{kind.lower()}"})

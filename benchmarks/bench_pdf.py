@@ -36,7 +36,8 @@ from weasyprint.text.fonts import FontConfiguration
 from app.campaign import load_campaign
 from app.pdf import CampaignFetcher, LetterRenderer
 from app.settings import Settings
-from app.supporter import JPEG_DATA_URL, Supporter
+from app.signature_image import JPEG_DATA_URL
+from app.supporter import Supporter
 from benchmarks import reportlab_letter
 from benchmarks.letter_text import LetterText, letter_texts
 

@@ -3,6 +3,7 @@ text is printed as typed or refused, rendering has a hard time budget, and nothi
 types makes the renderer fetch anything."""
 
 import base64
+import io
 import json
 import re
 import struct
@@ -12,13 +13,15 @@ import zlib
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pdfplumber
 import pytest
+from PIL import Image
 from weasyprint import HTML
 
 from app.budget import RenderBudgetExceeded, within_budget
 from app.pdf import RefusedURL
 from app.supporter import MAX_COMBINING_RUN, MAX_MESSAGE_LINES, Supporter
-from tests.conftest import png_data_url
+from tests.conftest import drawn_signature, png_data_url
 from tests.reading import pdf_text, squeezed
 
 ONE = ["ombudsman"]
@@ -93,13 +96,34 @@ def test_a_signature_must_be_a_small_png_or_jpeg(client, supporter_data, image, 
     assert any(says in message for message in found.values()), found
 
 
+def test_nothing_but_a_jpeg_signatures_pixels_reaches_the_letters(client, supporter_data):
+    """A JPEG goes into the PDF byte for byte, to the state the letters address: its EXIF (which
+    may hold a place), comments and anything after the image are left behind."""
+    image = drawn_signature().convert("RGB")
+    exif = Image.Exif()
+    exif[0x010E] = "EXIF-DESCRIPTION-MARK"  # ImageDescription
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", exif=exif, comment=b"COMMENT-MARK")
+    raw = buffer.getvalue() + b"TRAILING-MARK"
+    signature = {
+        "kind": "drawn",
+        "image": "data:image/jpeg;base64," + base64.b64encode(raw).decode(),
+    }
+    response = make(client, supporter_data, signature=signature)
+    assert response.status_code == 200
+    for mark in (b"EXIF-DESCRIPTION-MARK", b"COMMENT-MARK", b"TRAILING-MARK"):
+        assert mark not in response.content
+    with pdfplumber.open(io.BytesIO(response.content)) as doc:
+        assert doc.pages[0].images[0]["srcsize"] == (300, 100)
+
+
 def test_a_decompression_bomb_png_is_refused_fast_without_being_decoded(client, supporter_data):
     bomb = bomb_png(20_000, 20_000)  # 400 million pixels, under the byte cap
     assert len(bomb) < 100_000
     started = time.perf_counter()
     found = problems(make(client, supporter_data, signature={"kind": "drawn", "image": bomb}))
     assert time.perf_counter() - started < 1.0
-    assert any("larger than 2880000 pixels" in message for message in found.values())
+    assert any("larger than 480000 pixels" in message for message in found.values())
 
 
 # --- strange text -------------------------------------------------------------------------------

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pdfplumber
 import pytest
+from PIL import Image
 from pypdf import PdfReader
 
 from app.campaign import LANGUAGES
 from app.supporter import Supporter
-from tests.conftest import KAZAKH_NAME, jpeg_data_url, png_data_url
+from tests.conftest import KAZAKH_NAME, drawn_signature, jpeg_data_url, png_data_url
 from tests.reading import (
     flat,
     page_texts,
@@ -154,9 +155,23 @@ def test_a_signature_drawn_in_the_form_is_embedded_as_sent(renderer, campaign, s
         assert [[i["srcsize"] for i in page.images] for page in doc.pages] == [[(300, 100)]] * 2
 
 
+def test_a_jpeg_signature_turned_by_its_exif_prints_upright(renderer, campaign, supporter_data):
+    # Stored on its side (100 x 300) with EXIF orientation 6: turn 90 degrees to show it.
+    image = drawn_signature().convert("RGB").transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", exif=exif)
+    url = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+    data = {**supporter_data, "signature": {"kind": "drawn", "image": url}}
+    pdf = render(renderer, campaign, data, ["ombudsman"])
+    with pdfplumber.open(io.BytesIO(pdf)) as doc:
+        assert doc.pages[0].images[0]["srcsize"] == (300, 100)
+
+
 @pytest.mark.parametrize(
     ("drawn", "printed"),
-    [((1152, 384), (600, 200)), ((2400, 1200), (400, 200)), ((2400, 100), (880, 37))],
+    [((1152, 384), (600, 200)), ((2400, 100), (880, 37)), ((300, 1200), (50, 200))],
 )
 @pytest.mark.parametrize("encode", [png_data_url, jpeg_data_url])
 def test_a_drawn_signature_is_printed_from_no_more_pixels_than_the_letter_shows(

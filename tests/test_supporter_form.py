@@ -2,6 +2,7 @@
 the preview, back to edit, create, download all or one, and "I have posted them"."""
 
 import asyncio
+import base64
 import io
 import re
 import threading
@@ -11,6 +12,7 @@ from urllib.parse import urlencode
 import httpx
 import pdfplumber
 import pytest
+from PIL import Image
 
 from tests.conftest import png_data_url
 from tests.html_pages import Page
@@ -269,6 +271,14 @@ def test_a_drawn_signature_goes_through_preview_and_into_every_printed_letter(cl
     pdf = post(client, "/letters/pdf", thanks.form_values("#download")).content
     with pdfplumber.open(io.BytesIO(pdf)) as document:
         assert [len(page.images) for page in document.pages] == [1, 1]
+
+
+def test_a_signature_is_carried_on_as_the_letters_print_it(client, typed):
+    """Checked and scaled once: the next steps post back the smaller image."""
+    drawn = {**typed, "signature_kind": "drawn", "signature_image": png_data_url(1152, 384)}
+    carried = dict(preview(client, drawn).form_values("form.decide"))["signature_image"]
+    png = base64.b64decode(carried.split(",", 1)[1])
+    assert Image.open(io.BytesIO(png)).size == (600, 200)
 
 
 def test_the_thank_you_page_says_how_to_post_and_gives_a_private_link(client, typed):

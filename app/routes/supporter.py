@@ -220,7 +220,9 @@ async def edit(request: Request, session: Session = Depends(get_session)) -> HTM
 
 async def _checked(request: Request, session: Session) -> tuple[SupporterForm, Checked]:
     form = SupporterForm.from_form(await request.form())
-    return form, check(form, request.app.state.campaign, paused_officials(session))
+    paused = paused_officials(session)
+    # Off the event loop: checking a drawn signature decodes its image.
+    return form, await run_in_threadpool(check, form, request.app.state.campaign, paused)
 
 
 @router.post("/preview", response_class=HTMLResponse)
@@ -333,7 +335,7 @@ async def download(request: Request, session: Session = Depends(get_session)) ->
     if refused is not None:
         return refused
     form = SupporterForm.from_form(await request.form())
-    checked = check(form, request.app.state.campaign)
+    checked = await run_in_threadpool(check, form, request.app.state.campaign)
     if checked.errors:
         return _campaign_page(request, session, form, errors=checked.errors, status=422)
     data = await request.form()

@@ -60,7 +60,9 @@
     var top = height, left = width, right = -1, bottom = -1;
     for (var y = 0; y < height; y++) {
       for (var x = 0; x < width; x++) {
-        if (pixels[(y * width + x) * 4 + 3] > 0) {
+        var at = (y * width + x) * 4;
+        // Ink: not transparent, and not the white of a kept signature drawn back onto the pad.
+        if (pixels[at + 3] > 0 && Math.min(pixels[at], pixels[at + 1], pixels[at + 2]) < 235) {
           if (x < left) { left = x; }
           if (x > right) { right = x; }
           if (y < top) { top = y; }
