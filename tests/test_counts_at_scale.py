@@ -127,6 +127,45 @@ def test_operators_check_and_rebuild_the_counts_from_the_command_line(
     assert actions[0] == "letter counts rebuilt from the letters"
 
 
+def test_a_rebuild_while_supporters_write_and_post_leaves_counts_that_agree(app, campaign):
+    """`counts rebuild` holds writers off while it recounts (a table lock on PostgreSQL, the
+    write lock on SQLite): letters made and posted meanwhile are counted once, before or after."""
+    written: list[str] = []
+    writing, rebuilt = threading.Event(), threading.Event()
+
+    def supporter(number: int) -> None:
+        officials = campaign.recipients[number % 3 :][:2]
+        while not rebuilt.is_set() or len(written) < 60:
+            with app.state.sessionmaker() as db:
+                token = record_pack(db, officials, "ru", "DE", DAY)
+                db.commit()
+                confirm_posted(db, token, DAY + timedelta(days=1), [officials[0].id])
+                db.commit()
+            written.append(token)
+            writing.set()
+
+    with ThreadPoolExecutor(4) as pool:
+        writers = [pool.submit(supporter, number) for number in range(4)]
+        try:
+            assert writing.wait(30)
+            before = len(written)
+            for _ in range(20):
+                with app.state.sessionmaker() as db:
+                    counts.recount(db.connection())
+                    db.commit()
+            assert len(written) > before, "no letter was written while the counts were rebuilt"
+        finally:
+            rebuilt.set()  # the writers stop, even when a rebuild failed
+        for writer in writers:
+            writer.result(timeout=120)
+
+    assert agree(app.state.engine) == []
+    assert count_rows(app.state.engine) == (2 * len(written), len(written))
+    with app.state.sessionmaker() as db:
+        totals = db.execute(select(func.sum(LetterTotal.generated), func.sum(LetterTotal.sent)))
+        assert tuple(totals.one()) == (2 * len(written), len(written))
+
+
 def test_the_numbers_are_read_without_reading_a_single_letter_row(
     app, staff_client, campaign, clock
 ):
