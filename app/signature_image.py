@@ -69,7 +69,8 @@ def _redone(raw: bytes, kind: str) -> bytes | None:
             image.verify()  # the chunks' checksums, without decoding the pixels
             if fits:
                 return None
-            return _scaled(Image.open(io.BytesIO(raw), formats=["PNG"]), "PNG")
+            with Image.open(io.BytesIO(raw), formats=["PNG"]) as again:  # verify() spent the first
+                return _scaled(again, "PNG")
         image.load()  # a JPEG is only known to be readable once decoded
         if fits and _bare(image, raw):
             return None
