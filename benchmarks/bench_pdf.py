@@ -36,7 +36,6 @@ from weasyprint.text.fonts import FontConfiguration
 from app.campaign import load_campaign
 from app.pdf import CampaignFetcher, LetterRenderer
 from app.settings import Settings
-from app.signature_image import JPEG_DATA_URL
 from app.supporter import Supporter
 from benchmarks import reportlab_letter
 from benchmarks.letter_text import LetterText, letter_texts
@@ -50,14 +49,17 @@ SENTENCE = (
 )
 
 
-def signature_image(width: int = 300, height: int = 100) -> str:
-    """A drawn signature as the form sends it: a stroke, as a JPEG on white."""
-    image = Image.new("RGB", (width, height), "white")
-    points = [(9, 80), (81, 20), (150, 85), (219, 15), (291, 70)]
-    ImageDraw.Draw(image).line(points, fill=(0, 0, 80), width=5)
+def signature_image(width: int = 300, height: int = 100, kind: str = "JPEG") -> str:
+    """A drawn signature: a stroke as the form sends it (a JPEG on white) or as it sent it
+    before 2026-12-01 (a PNG, transparent), thicker on a pad with two pixels per CSS pixel."""
+    points = [(0.03, 0.8), (0.27, 0.2), (0.5, 0.85), (0.73, 0.15), (0.97, 0.7)]
+    background = (255, 255, 255) if kind == "JPEG" else (255, 255, 255, 0)
+    image = Image.new("RGB" if kind == "JPEG" else "RGBA", (width, height), background)
+    stroke = [(round(width * x), round(height * y)) for x, y in points]
+    ImageDraw.Draw(image).line(stroke, fill=(0, 0, 80), width=5 * max(1, round(height / 140)))
     buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=92)
-    return JPEG_DATA_URL + base64.b64encode(buffer.getvalue()).decode()
+    image.save(buffer, kind, **({"quality": 92} if kind == "JPEG" else {}))
+    return f"data:image/{kind.lower()};base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def supporter(message_length: int) -> Supporter:

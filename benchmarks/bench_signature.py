@@ -11,38 +11,15 @@ Interleaved rounds, a typed signature as the reference. Prints medians; run it w
 """
 
 import argparse
-import base64
-import io
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from PIL import Image, ImageDraw
-
 from app.settings import Settings
 from app.supporter import Drawn, Typed
-from benchmarks.bench_pdf import Ways, machine, measure, supporter
-
-PAD_STROKE = [(0.03, 0.8), (0.2, 0.15), (0.38, 0.9), (0.55, 0.1), (0.75, 0.85), (0.97, 0.3)]
-
-
-def drawn(width: int, height: int, kind: str) -> str:
-    """A stroke across a trimmed pad image, 3 pixels wide per CSS pixel of density."""
-    scale = max(1, round(height / 140))
-    image = Image.new("RGBA", (width, height), (255, 255, 255, 0))
-    points = [(int(width * x), int(height * y)) for x, y in PAD_STROKE]
-    ImageDraw.Draw(image).line(points, fill=(0, 0, 80, 255), width=3 * scale)
-    buffer = io.BytesIO()
-    if kind == "JPEG":
-        page = Image.new("RGB", image.size, "white")
-        page.paste(image, mask=image.getchannel("A"))
-        page.save(buffer, "JPEG", quality=92)
-    else:
-        image.save(buffer, "PNG")
-    return f"data:image/{kind.lower()};base64," + base64.b64encode(buffer.getvalue()).decode()
-
+from benchmarks.bench_pdf import Ways, machine, measure, signature_image, supporter
 
 INPUTS = {
     "typed signature (reference)": None,
@@ -78,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
                 signature = Typed(kind="typed")
                 checks[name] = 0.0
             else:
-                image = drawn(*spec)
+                image = signature_image(*spec)
                 # Unchecked, as the old schema passed it; the check is timed on its own.
                 signature = Drawn.model_construct(kind="drawn", image=image)
                 checks[name] = checked_ms(image)

@@ -39,11 +39,16 @@ def drawn_signature(width: int = 300, height: int = 100) -> Image.Image:
     return image
 
 
+def data_url(image: Image.Image, kind: str, **options: object) -> str:
+    """An image as the API takes it; `options` go to Pillow's save (exif, comment...)."""
+    buffer = io.BytesIO()
+    image.save(buffer, kind, **options)
+    return f"data:image/{kind.lower()};base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
 def png_data_url(width: int = 300, height: int = 100) -> str:
     """A drawn signature as API clients may send it."""
-    buffer = io.BytesIO()
-    drawn_signature(width, height).save(buffer, "PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return data_url(drawn_signature(width, height), "PNG")
 
 
 def jpeg_data_url(width: int = 300, height: int = 100) -> str:
@@ -51,9 +56,7 @@ def jpeg_data_url(width: int = 300, height: int = 100) -> str:
     image = drawn_signature(width, height)
     page = Image.new("RGB", image.size, "white")
     page.paste(image, mask=image.getchannel("A"))
-    buffer = io.BytesIO()
-    page.save(buffer, "JPEG", quality=92)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return data_url(page, "JPEG", quality=92)
 
 
 @pytest.fixture

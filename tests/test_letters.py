@@ -15,7 +15,13 @@ from pypdf import PdfReader
 
 from app.campaign import LANGUAGES
 from app.supporter import Supporter
-from tests.conftest import KAZAKH_NAME, drawn_signature, jpeg_data_url, png_data_url
+from tests.conftest import (
+    KAZAKH_NAME,
+    data_url,
+    drawn_signature,
+    jpeg_data_url,
+    png_data_url,
+)
 from tests.reading import (
     flat,
     page_texts,
@@ -160,9 +166,7 @@ def test_a_jpeg_signature_turned_by_its_exif_prints_upright(renderer, campaign, 
     image = drawn_signature().convert("RGB").transpose(Image.Transpose.ROTATE_90)
     exif = Image.Exif()
     exif[0x0112] = 6
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", exif=exif)
-    url = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+    url = data_url(image, "JPEG", exif=exif)
     data = {**supporter_data, "signature": {"kind": "drawn", "image": url}}
     pdf = render(renderer, campaign, data, ["ombudsman"])
     with pdfplumber.open(io.BytesIO(pdf)) as doc:
