@@ -34,6 +34,7 @@ from app.pdf_split import (
     split_is_clean,
     without_fixed,
 )
+from app.pdf_styles import share_styles
 from app.pdf_watch import fingerprint, system_font_files
 from app.signature_image import DATA_URLS
 from app.supporter import Supporter
@@ -176,6 +177,7 @@ class LetterRenderer:
     def _load(self, key: tuple) -> _Assets:
         self.fetcher.forget()
         font_config = FontConfiguration()
+        share_styles(font_config)
 
         def css(**source: str) -> CSS:
             return CSS(**source, url_fetcher=self.fetcher, font_config=font_config)

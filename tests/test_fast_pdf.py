@@ -12,9 +12,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from weasyprint import CSS, HTML
+from weasyprint.css import ComputedStyle
+from weasyprint.text.fonts import FontConfiguration
 
 from app.campaign import LANGUAGES, load_campaign
-from app.pdf import LetterRenderer
+from app.pdf import CampaignFetcher, LetterRenderer
 from app.settings import SOURCE_ROOT, Settings
 from app.supporter import MAX_MESSAGE, Supporter
 from app.turns import Turns
@@ -48,6 +51,24 @@ def assert_same_to_a_reader(composed: bytes, full: bytes, folder: Path) -> None:
     assert len(seen) == len(expected)
     for number, (page, wanted) in enumerate(zip(seen, expected, strict=True), start=1):
         assert page == wanted, f"page {number} differs at 72 dpi"
+
+
+def weasyprint_alone(renderer: LetterRenderer, letters: list, lang: str) -> bytes:
+    """The letters as WeasyPrint renders them by itself: nothing parsed, configured or computed
+    before is reused."""
+    fetcher = CampaignFetcher(renderer.templates_dir, renderer.fonts_dir)
+    font_config = FontConfiguration()
+    css = CSS(
+        filename=str(renderer.templates_dir / "letter.css"),
+        url_fetcher=fetcher,
+        font_config=font_config,
+    )
+    html = HTML(
+        string=renderer.pack_html(letters, lang),
+        base_url=renderer.templates_dir.as_uri() + "/",
+        url_fetcher=fetcher,
+    )
+    return html.write_pdf(stylesheets=[css], font_config=font_config)
 
 
 def message(length: int, paragraph: int) -> str:
@@ -270,3 +291,86 @@ def test_packs_waiting_to_render_take_their_turns_in_order_of_arrival():
     for thread in threads:
         thread.join()
     assert order == list(range(6))
+
+
+def test_packs_made_one_after_another_look_as_weasyprint_alone_renders_each(
+    renderer, supporter_data, tmp_path
+):
+    """Packs share computed styles (app/pdf_styles.py): whichever packs came before, each reads
+    and looks as WeasyPrint renders it by itself."""
+    drawn = {"kind": "drawn", "image": png_data_url()}
+    packs = [
+        ("kk", {"signature": {"kind": "drawn", "image": jpeg_data_url()}}),
+        ("ru", {"message": message(900, 300)}),
+        ("en", {"signature": {"kind": "none"}}),
+        ("kk", {"message": "Short.", "name": "Ann Lee"}),
+        ("en", {"message": message(1500, 200), "signature": drawn}),
+    ]
+    for number, (lang, extra) in enumerate(packs):
+        supporter = Supporter.model_validate({**supporter_data, "language": lang, **extra})
+        letters = renderer.letters(supporter, renderer.campaign.choose([]), TODAY)
+        alone = weasyprint_alone(renderer, letters, lang)
+        assert_same_to_a_reader(renderer.render(letters, lang), alone, tmp_path / str(number))
+
+
+def test_styles_weasyprint_changes_for_one_box_do_not_reach_the_next_pack(
+    campaign_copy, supporter_data, tmp_path
+):
+    """WeasyPrint changes some styles for the box at hand (tables, list markers, first lines and
+    letters, the body's overflow, taken by the page): a template using them gives each pack the
+    pages WeasyPrint alone gives it."""
+    renderer, templates, _ = campaign_copy
+    edit(
+        templates / "ru" / "letter.html.j2",
+        '<div class="body">',
+        '<div class="body"><table class="facts"><tr><td>Дело</td><td>2017</td></tr></table>'
+        "<ul><li>Первое</li><li>Второе</li></ul>",
+    )
+    with (templates / "letter.css").open("a", encoding="utf-8") as css:
+        css.write(
+            "table.facts { margin: 3mm 8mm; border: 1px solid; }\n"
+            ".subject::first-letter { font-size: 18pt; color: #800; }\n"
+            ".closing p::first-line { letter-spacing: 1px; }\n"
+            "body { overflow: hidden; } .subject { margin-left: -30mm; }\n"
+        )
+    for number, name in enumerate(["Анна Ли", "Ерлан Сапаров", "Ann Lee"]):
+        supporter = Supporter.model_validate({**supporter_data, "name": name, "message": "Да."})
+        letters = renderer.letters(supporter, renderer.campaign.choose([]), TODAY)
+        alone = weasyprint_alone(renderer, letters, "ru")
+        assert_same_to_a_reader(renderer.render(letters, "ru"), alone, tmp_path / str(number))
+
+
+def test_a_pack_computes_few_styles_once_one_pack_has_been_made(
+    campaign, supporter_data, monkeypatch
+):
+    renderer = LetterRenderer(campaign, Settings().fonts_dir)
+    renderer.warm_up()
+    made = [0]
+    compute = ComputedStyle.__init__
+
+    def counted(self, *args, **kwargs) -> None:
+        made[0] += 1
+        compute(self, *args, **kwargs)
+
+    monkeypatch.setattr(ComputedStyle, "__init__", counted)
+    counts = []
+    for name, text in [(KAZAKH_NAME, "Free them."), ("Ann Lee", "I write from Riga.\n\nNow.")]:
+        made[0] = 0
+        supporter = Supporter.model_validate({**supporter_data, "name": name, "message": text})
+        renderer.render_pack(supporter, renderer.campaign.choose([]), TODAY)
+        counts.append(made[0])
+    assert counts[1] < counts[0] / 3, counts  # pages' and margin boxes' styles are not shared
+
+
+def test_styles_are_computed_as_weasyprint_does_when_its_internals_change(
+    renderer, supporter_data, monkeypatch, tmp_path
+):
+    def changed_internals(*args: object) -> None:
+        raise AttributeError("'StyleFor' object has no attribute '_sheets'")
+
+    monkeypatch.setattr("app.pdf_styles._key", changed_internals)
+    supporter = Supporter.model_validate({**supporter_data, "message": "Free them."})
+    letters = renderer.letters(supporter, renderer.campaign.choose([]), TODAY)
+    composed = renderer.render_composed(letters, "ru")
+    assert composed is not None
+    assert_same_to_a_reader(composed, weasyprint_alone(renderer, letters, "ru"), tmp_path)
