@@ -34,7 +34,7 @@ from app.pdf_split import (
     split_is_clean,
     without_fixed,
 )
-from app.pdf_styles import share_styles
+from app.pdf_styles import forget_styles, share_styles
 from app.pdf_watch import fingerprint, system_font_files
 from app.signature_image import DATA_URLS
 from app.supporter import Supporter
@@ -177,7 +177,7 @@ class LetterRenderer:
     def _load(self, key: tuple) -> _Assets:
         self.fetcher.forget()
         font_config = FontConfiguration()
-        share_styles(font_config)
+        share_styles(font_config, self.templates_dir)
 
         def css(**source: str) -> CSS:
             return CSS(**source, url_fetcher=self.fetcher, font_config=font_config)
@@ -197,6 +197,7 @@ class LetterRenderer:
         if key != assets.key:
             with self._lock:
                 if self._assets.key != key:
+                    forget_styles(self._assets.font_config)
                     self._assets = self._load(key)
                 assets = self._assets
         return assets
@@ -298,14 +299,23 @@ class LetterRenderer:
     def render(self, letters: Sequence[Letter], lang: str) -> bytes:
         """The PDF of these letters, each starting on a new page."""
         try:
-            composed = self.render_composed(letters, lang)
-        except (AttributeError, TypeError, KeyError, IndexError, pikepdf.PdfError) as exc:
-            # The fast path leans on WeasyPrint's layout objects; should a WeasyPrint release
-            # change them, packs are still made, in full. Only the error's kind is logged: its
-            # message could quote the supporter.
-            LOGGER.warning("composing a pack failed (%s); rendering it in full", type(exc).__name__)
-            composed = None
-        return composed or self.render_full(letters, lang)
+            try:
+                composed = self.render_composed(letters, lang)
+            except (AttributeError, TypeError, KeyError, IndexError, pikepdf.PdfError) as exc:
+                # The fast path leans on WeasyPrint's layout objects; should a WeasyPrint release
+                # change them, packs are still made, in full. Only the error's kind is logged: its
+                # message could quote the supporter.
+                LOGGER.warning(
+                    "composing a pack failed (%s); rendering it in full", type(exc).__name__
+                )
+                forget_styles(self._assets.font_config)
+                composed = None
+            return composed or self.render_full(letters, lang)
+        except BaseException:
+            # Stopped mid-way (its budget spent, perhaps), a render may leave a style half
+            # computed (app/pdf_styles.py).
+            forget_styles(self._assets.font_config)
+            raise
 
     def render_pack(
         self,
@@ -403,6 +413,7 @@ class LetterRenderer:
             seconds = time.perf_counter() - started
             LOGGER.info("warm-up: %d sets of fixed parts laid out in %.1f s", sets, seconds)
         except Exception as exc:
+            forget_styles(self._assets.font_config)
             kind = type(exc).__name__
             LOGGER.warning("warm-up failed (%s); parts are laid out on first use", kind)
 

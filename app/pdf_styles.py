@@ -6,31 +6,47 @@ Yet the letters of one template version have the same elements, classes and styl
 pack; only their text differs, and text never changes a computed style. So the documents rendered
 with one font configuration (one per template version, app/pdf.py) share their styles, each
 found by what WeasyPrint computes it from: the stylesheets, the base URL, the parent's style, the
-pseudo-element and the declarations that apply, with their weights. Anything else (a page's or
-margin box's style, a declaration that cannot be compared) is computed as WeasyPrint does.
+pseudo-element and the declarations that apply, with their weights.
 
-WeasyPrint itself shares one style between like elements of a document and copies a style before
-changing it for one box (tables, first lines and letters). One change it makes in place: the
-viewport takes the `overflow` of the root or body and sets theirs to visible; so html and body
-get styles of their own in each document. Styles hold no element and no text (`attr()`, counters
-and quotes are resolved when boxes are built). tests/test_fast_pdf.py compares packs rendered
-this way with WeasyPrint's own, page by page.
+WeasyPrint itself shares one style between like elements of a document, and copies a style before
+it changes it for one box (tables, footnotes, flex and grid items, first lines). What it changes
+in place is never shared: html and body (the page takes their `overflow` and sets it to visible),
+notes and their calls (each gets its anchor), pages and margin boxes (their counters). Nor is a
+style whose size may depend on the first page's (viewport units: the caller does not share
+styles then), nor one computed with a stylesheet of the document's own (`<style>`, `<link>`: new
+objects in every document). Styles hold no element and no text: `attr()`, counters and quotes are
+resolved when boxes are built.
+
+Renders with one font configuration never overlap (app/turns.py), and one that fails may leave a
+style half computed: the caller forgets the shared styles then (forget_styles), as it does when
+the templates change. WeasyPrint releases other than the one this was checked against compute
+their styles as they do. tests/test_fast_pdf.py compares packs rendered this way with WeasyPrint
+alone, page by page.
 """
 
+import inspect
+import logging
+import re
 import threading
-from contextlib import suppress
 from dataclasses import dataclass, field
 from operator import itemgetter
+from pathlib import Path
 
+import weasyprint
 from weasyprint.css import ComputedStyle, StyleFor
 from weasyprint.text.fonts import FontConfiguration
 
-MAX_STYLES = 20_000  # per template version; this campaign's use about 2,000
+LOGGER = logging.getLogger("letter_campaign.pdf")
+CHECKED_WITH = "70."  # the WeasyPrint release whose internals this relies on
+MAX_STYLES = 5_000  # per template version; this campaign's use about 1,700
 OWN_STYLES = ("html", "body")
-# Kept on WeasyPrint's own objects, so that they go with them: the shared styles with the font
-# configuration (which each style refers to), each document's styles' numbers with its StyleFor.
+UNSHARED_PSEUDO = ("note-call",)
+# Kept on the font configuration, so that it goes with it; each document's style numbers are kept
+# on its StyleFor.
 SHARED = "_letter_campaign_styles"
 NUMBERS = "_letter_campaign_numbers"
+PARAMETERS = ["self", "element", "parent", "root", "pseudo_type", "base_url", "target_collector"]
+VIEWPORT_UNITS = re.compile(r"[0-9.]v(w|h|min|max)\b", re.IGNORECASE)
 
 _install = threading.Lock()
 _original = StyleFor.set_computed_styles
@@ -43,35 +59,45 @@ class _Shared:
 
     numbers: dict[tuple, int] = field(default_factory=dict)
     styles: dict[int, ComputedStyle] = field(default_factory=dict)
-    frozen: dict[int, tuple[object, tuple]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def number(self, key: tuple) -> int:
-        with self.lock:
-            return self.numbers.setdefault(key, len(self.numbers))
-
-    def comparable(self, values: object) -> object:
-        """The values, or for a list (as in `content`) a tuple, made once for each list."""
-        try:
-            hash(values)
-            return values
-        except TypeError:
-            pass
-        kept = self.frozen.get(id(values))  # kept alive here, so no other list has its id
-        if kept is None:
-            kept = (values, _frozen(values))
-            if len(self.frozen) < MAX_STYLES:
-                self.frozen[id(values)] = kept
-        return kept[1]
+    full: bool = False
 
 
-def share_styles(font_config: FontConfiguration) -> None:
-    """Documents rendered with this font configuration share their computed styles from now on."""
+def share_styles(font_config: FontConfiguration, templates_dir: Path) -> bool:
+    """Documents rendered with this font configuration share their computed styles from now on;
+    False where this WeasyPrint is not the one the sharing was checked with, or where the
+    templates use viewport units."""
+    if not _checked() or _viewport_units(templates_dir):
+        return False
     with _install:
         if StyleFor.set_computed_styles is _original:
             StyleFor.set_computed_styles = _set_computed_styles
     if not hasattr(font_config, SHARED):
         setattr(font_config, SHARED, _Shared())
+    return True
+
+
+def forget_styles(font_config: FontConfiguration) -> None:
+    """Drops the styles shared so far: a render failed (a style may be half computed), or the
+    templates changed (the styles refer to the old font configuration and would keep it)."""
+    if hasattr(font_config, SHARED):
+        setattr(font_config, SHARED, _Shared())
+
+
+def styles_kept(font_config: FontConfiguration) -> int:
+    """How many styles are kept for sharing: what memory they hold grows with it."""
+    shared = getattr(font_config, SHARED, None)
+    return len(shared.numbers) if shared is not None else 0
+
+
+def _viewport_units(templates_dir: Path) -> bool:
+    files = [path for path in templates_dir.rglob("*") if path.suffix in (".css", ".j2", ".html")]
+    return any(VIEWPORT_UNITS.search(path.read_text(encoding="utf-8")) for path in files)
+
+
+def _checked() -> bool:
+    return weasyprint.__version__.startswith(CHECKED_WITH) and (
+        list(inspect.signature(_original).parameters) == PARAMETERS
+    )
 
 
 def _set_computed_styles(
@@ -85,13 +111,15 @@ def _set_computed_styles(
 ) -> None:
     shared = getattr(self.font_config, SHARED, None)
     key = None
-    # A WeasyPrint release without these internals: computed as WeasyPrint does.
-    with suppress(AttributeError):
-        key = shared and _key(self, shared, element, parent, pseudo_type, base_url)
-    if key is None or (key not in shared.numbers and len(shared.numbers) >= MAX_STYLES):
+    if shared is not None:
+        try:
+            key = _key(self, element, parent, pseudo_type, base_url)
+        except Exception:  # noqa: BLE001 (never a reason to fail a render: computed as usual)
+            key = None
+    if key is None or (key not in shared.numbers and _full(shared)):
         _original(self, element, parent, root, pseudo_type, base_url, target_collector)
         return
-    number = shared.number(key)
+    number = shared.numbers.setdefault(key, len(shared.numbers))
     computed = self.get_computed_styles()
     own = pseudo_type is None and element.tag in OWN_STYLES  # type: ignore[attr-defined]
     style = None if own else shared.styles.get(number)
@@ -109,33 +137,45 @@ def _set_computed_styles(
     getattr(self, NUMBERS)[id(style)] = number
 
 
+def _full(shared: _Shared) -> bool:
+    if len(shared.numbers) >= MAX_STYLES and not shared.full:
+        shared.full = True
+        LOGGER.warning("%d computed styles shared; the next are computed for each pack", MAX_STYLES)
+    return shared.full
+
+
 def _key(
-    self: StyleFor,
-    shared: _Shared,
-    element: object,
-    parent: object,
-    pseudo_type: str | None,
-    base_url: str | None,
+    self: StyleFor, element: object, parent: object, pseudo_type: str | None, base_url: str | None
 ) -> tuple | None:
-    """What this style is computed from, or None where it cannot be shared."""
-    if not isinstance(getattr(element, "tag", None), str):
-        return None  # a page or margin box
+    """What this style is computed from, or None where it is not shared."""
+    if not isinstance(getattr(element, "tag", None), str) or pseudo_type in UNSHARED_PSEUDO:
+        return None  # a page or margin box, or a note's call
     if parent is None:
+        if any(origin == "author" for _, origin, _ in self._sheets):
+            return None  # the document's own stylesheets
         above: object = (tuple(sheet for sheet, _, _ in self._sheets), base_url)
     else:
         above = getattr(self, NUMBERS, {}).get(id(self.get_computed_styles().get((parent, None))))
         if above is None:
             return None
     cascaded = self.get_cascaded_styles().get((element, pseudo_type), {})
+    position = cascaded.get("position")
+    if position is not None and not isinstance(position[0], str):
+        return None  # a running element or a note
     declared = tuple(
-        (name, shared.comparable(values), weight)
+        (name, _hashable(values), weight)
         for name, (values, weight) in sorted(cascaded.items(), key=itemgetter(0))
     )
-    try:
-        hash(declared)
-    except TypeError:
-        return None
+    hash(declared)  # a TypeError: not shared
     return (above, pseudo_type, declared)
+
+
+def _hashable(values: object) -> object:
+    try:
+        hash(values)
+        return values
+    except TypeError:
+        return _frozen(values)  # `content` values are lists
 
 
 def _frozen(value: object) -> object:
