@@ -197,10 +197,21 @@ class LetterRenderer:
         if key != assets.key:
             with self._lock:
                 if self._assets.key != key:
-                    forget_styles(self._assets.font_config)
+                    font_config = self._assets.font_config
                     self._assets = self._load(key)
+                    self._forget_styles(font_config)
                 assets = self._assets
         return assets
+
+    @staticmethod
+    def _forget_styles(font_config: FontConfiguration) -> None:
+        """Drops the computed styles shared so far (app/pdf_styles.py). Shared at start-up, they
+        were frozen out of garbage collection with the rest (collect_for_packs), and their
+        cycles would never be freed: so start-up objects are collected and frozen again."""
+        forget_styles(font_config)
+        if gc.get_freeze_count():
+            gc.unfreeze()
+            collect_for_packs()
 
     @property
     def waiting(self) -> int:
@@ -308,13 +319,13 @@ class LetterRenderer:
                 LOGGER.warning(
                     "composing a pack failed (%s); rendering it in full", type(exc).__name__
                 )
-                forget_styles(self._assets.font_config)
+                self._forget_styles(self._assets.font_config)
                 composed = None
             return composed or self.render_full(letters, lang)
         except BaseException:
             # Stopped mid-way (its budget spent, perhaps), a render may leave a style half
             # computed (app/pdf_styles.py).
-            forget_styles(self._assets.font_config)
+            self._forget_styles(self._assets.font_config)
             raise
 
     def render_pack(
@@ -413,7 +424,7 @@ class LetterRenderer:
             seconds = time.perf_counter() - started
             LOGGER.info("warm-up: %d sets of fixed parts laid out in %.1f s", sets, seconds)
         except Exception as exc:
-            forget_styles(self._assets.font_config)
+            self._forget_styles(self._assets.font_config)
             kind = type(exc).__name__
             LOGGER.warning("warm-up failed (%s); parts are laid out on first use", kind)
 

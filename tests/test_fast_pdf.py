@@ -4,9 +4,11 @@ A reader compares what they see (every page as an image at 72 dpi) and what they
 (pdftotext); both must be the same whether the pack was composed from parts or rendered in full.
 """
 
+import gc
 import shutil
 import subprocess
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -18,7 +20,7 @@ from weasyprint.text.fonts import FontConfiguration
 
 from app.budget import RenderBudgetExceeded
 from app.campaign import LANGUAGES, load_campaign
-from app.pdf import CampaignFetcher, LetterRenderer
+from app.pdf import CampaignFetcher, LetterRenderer, collect_for_packs
 from app.pdf_styles import styles_kept
 from app.settings import SOURCE_ROOT, Settings
 from app.supporter import MAX_MESSAGE, Supporter
@@ -444,3 +446,22 @@ def test_styles_are_computed_as_weasyprint_does_when_its_internals_change(
     alone = weasyprint_alone(renderer, letters, "ru")
     assert_same_to_a_reader(composed, alone, tmp_path / "composed")
     assert_same_to_a_reader(renderer.render_full(letters, "ru"), alone, tmp_path / "full")
+
+
+def test_after_a_template_change_the_old_styles_and_fonts_are_freed(campaign_copy, supporter_data):
+    """As in a served process, where start-up objects are frozen out of garbage collection."""
+    renderer, templates, _ = campaign_copy
+    renderer.warm_up()
+    supporter = Supporter.model_validate(supporter_data)
+    renderer.render_pack(supporter, renderer.campaign.choose([]), TODAY)
+    old = weakref.ref(renderer.font_config)
+    thresholds = gc.get_threshold()
+    collect_for_packs()
+    try:
+        edit(templates / "letter.css", "margin: 4mm 0 3mm;", "margin: 5mm 0 3mm;")
+        renderer.render_pack(supporter, renderer.campaign.choose([]), TODAY)
+        gc.collect()
+        assert old() is None
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
