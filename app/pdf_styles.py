@@ -11,11 +11,11 @@ pseudo-element and the declarations that apply, with their weights.
 WeasyPrint itself shares one style between like elements of a document, and copies a style before
 it changes it for one box (tables, footnotes, flex and grid items, first lines). What it changes
 in place is never shared: html and body (the page takes their `overflow` and sets it to visible),
-notes and their calls (each gets its anchor), pages and margin boxes (their counters). Nor is a
-style whose size may depend on the first page's (viewport units: the caller does not share
-styles then), nor one computed with a stylesheet of the document's own (`<style>`, `<link>`: new
-objects in every document). Styles hold no element and no text: `attr()`, counters and quotes are
-resolved when boxes are built.
+notes and their calls (each gets its anchor), pages and margin boxes (their counters). Nor are
+styles when the templates use viewport units (a style would keep the first document's page
+size), nor in a document with stylesheets of its own (`<style>`, `<link>`: new objects each
+time). Styles hold no element and no text: `attr()`, counters and quotes are resolved when boxes
+are built.
 
 Renders with one font configuration never overlap (app/turns.py), and one that fails may leave a
 style half computed: the caller forgets the shared styles then (forget_styles), as it does when
@@ -38,7 +38,7 @@ from weasyprint.text.fonts import FontConfiguration
 
 LOGGER = logging.getLogger("letter_campaign.pdf")
 CHECKED_WITH = "70."  # the WeasyPrint release whose internals this relies on
-MAX_STYLES = 5_000  # per template version; this campaign's use about 1,700
+MAX_STYLES = 5_000  # per template version; this campaign's use about 1,500
 OWN_STYLES = ("html", "body")
 UNSHARED_PSEUDO = ("note-call",)
 # Kept on the font configuration, so that it goes with it; each document's style numbers are kept
