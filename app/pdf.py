@@ -169,6 +169,7 @@ class LetterRenderer:
         self._system_fonts: list[Path] = []
         self._lock = threading.Lock()
         self._turns = Turns(queue_limit)
+        self._refreeze = False
         self._assets = self._load(self._key())
 
     def _key(self) -> tuple:
@@ -203,15 +204,13 @@ class LetterRenderer:
                 assets = self._assets
         return assets
 
-    @staticmethod
-    def _forget_styles(font_config: FontConfiguration) -> None:
+    def _forget_styles(self, font_config: FontConfiguration) -> None:
         """Drops the computed styles shared so far (app/pdf_styles.py). Shared at start-up, they
         were frozen out of garbage collection with the rest (collect_for_packs), and their
-        cycles would never be freed: so start-up objects are collected and frozen again."""
+        cycles would never be freed: so the next render first collects and freezes the start-up
+        objects again (not here: a render over its budget still has exceptions raised into it)."""
         forget_styles(font_config)
-        if gc.get_freeze_count():
-            gc.unfreeze()
-            collect_for_packs()
+        self._refreeze = gc.get_freeze_count() > 0
 
     @property
     def waiting(self) -> int:
@@ -309,6 +308,10 @@ class LetterRenderer:
 
     def render(self, letters: Sequence[Letter], lang: str) -> bytes:
         """The PDF of these letters, each starting on a new page."""
+        if self._refreeze:
+            self._refreeze = False
+            gc.unfreeze()
+            collect_for_packs()
         try:
             try:
                 composed = self.render_composed(letters, lang)
