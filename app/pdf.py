@@ -207,8 +207,9 @@ class LetterRenderer:
     def _forget_styles(self, font_config: FontConfiguration) -> None:
         """Drops the computed styles shared so far (app/pdf_styles.py). Shared at start-up, they
         were frozen out of garbage collection with the rest (collect_for_packs), and their
-        cycles would never be freed: so the next render first collects and freezes the start-up
-        objects again (not here: a render over its budget still has exceptions raised into it)."""
+        cycles would never be freed: so the next pack's turn collects and freezes the start-up
+        objects again, before its budget starts (not here: a render over its budget still has
+        exceptions raised into it)."""
         forget_styles(font_config)
         self._refreeze = gc.get_freeze_count() > 0
 
@@ -304,14 +305,14 @@ class LetterRenderer:
         side by side, and half the p99.
         """
         with self._turns.turn():
+            if self._refreeze:
+                self._refreeze = False
+                gc.unfreeze()
+                collect_for_packs()
             return within_budget(seconds, self.render, letters, lang)
 
     def render(self, letters: Sequence[Letter], lang: str) -> bytes:
         """The PDF of these letters, each starting on a new page."""
-        if self._refreeze:
-            self._refreeze = False
-            gc.unfreeze()
-            collect_for_packs()
         try:
             try:
                 composed = self.render_composed(letters, lang)

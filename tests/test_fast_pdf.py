@@ -25,6 +25,7 @@ from app.pdf_styles import styles_kept
 from app.settings import SOURCE_ROOT, Settings
 from app.supporter import MAX_MESSAGE, Supporter
 from app.turns import Turns
+from app.variants import first as first_variants
 from tests.conftest import KAZAKH_NAME, jpeg_data_url, png_data_url
 from tests.reading import pdf_fonts, pdf_text, squeezed
 
@@ -459,7 +460,8 @@ def test_after_a_template_change_the_old_styles_and_fonts_are_freed(campaign_cop
     collect_for_packs()
     try:
         edit(templates / "letter.css", "margin: 4mm 0 3mm;", "margin: 5mm 0 3mm;")
-        renderer.render_pack(supporter, renderer.campaign.choose([]), TODAY)
+        choice = first_variants(renderer.campaign)
+        renderer.make_pack(60, supporter, renderer.campaign.choose([]), TODAY, choice)
         gc.collect()
         assert old() is None
     finally:
