@@ -171,11 +171,11 @@ def _key(
 
 
 def _hashable(values: object) -> object:
-    try:
-        hash(values)
-        return values
-    except TypeError:
+    if isinstance(values, list) or (
+        isinstance(values, tuple) and any(isinstance(value, list) for value in values)
+    ):
         return _frozen(values)  # `content` values are lists
+    return values
 
 
 def _frozen(value: object) -> object:
