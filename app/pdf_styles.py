@@ -28,6 +28,7 @@ import inspect
 import logging
 import re
 import threading
+from contextlib import suppress
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -112,10 +113,8 @@ def _set_computed_styles(
     shared = getattr(self.font_config, SHARED, None)
     key = None
     if shared is not None:
-        try:
+        with suppress(Exception):  # never a reason to fail a render: computed as usual
             key = _key(self, element, parent, pseudo_type, base_url)
-        except Exception:  # noqa: BLE001 (never a reason to fail a render: computed as usual)
-            key = None
     if key is None or (key not in shared.numbers and _full(shared)):
         _original(self, element, parent, root, pseudo_type, base_url, target_collector)
         return
@@ -132,9 +131,7 @@ def _set_computed_styles(
         computed[element, pseudo_type] = style
         if target_collector and style["anchor"]:
             target_collector.collect_anchor(style["anchor"])  # type: ignore[attr-defined]
-    if not hasattr(self, NUMBERS):
-        setattr(self, NUMBERS, {})
-    getattr(self, NUMBERS)[id(style)] = number
+    vars(self).setdefault(NUMBERS, {})[id(style)] = number
 
 
 def _full(shared: _Shared) -> bool:
@@ -155,7 +152,7 @@ def _key(
             return None  # the document's own stylesheets
         above: object = (tuple(sheet for sheet, _, _ in self._sheets), base_url)
     else:
-        above = getattr(self, NUMBERS, {}).get(id(self.get_computed_styles().get((parent, None))))
+        above = vars(self).get(NUMBERS, {}).get(id(self.get_computed_styles().get((parent, None))))
         if above is None:
             return None
     cascaded = self.get_cascaded_styles().get((element, pseudo_type), {})
