@@ -24,6 +24,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from app.budget import within_budget
 from app.campaign import Campaign, Recipient
+from app.pdf_margins import skip_empty_margin_boxes
 from app.pdf_parts import FixedPack, build_fixed, compose, paint, plan, read_column
 from app.pdf_split import (
     HIDE_FIXED,
@@ -179,6 +180,7 @@ class LetterRenderer:
         self.fetcher.forget()
         font_config = FontConfiguration()
         share_styles(font_config, self.templates_dir)
+        skip_empty_margin_boxes(font_config)
 
         def css(**source: str) -> CSS:
             return CSS(**source, url_fetcher=self.fetcher, font_config=font_config)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from weasyprint import CSS, HTML
 from weasyprint.css import ComputedStyle
+from weasyprint.formatting_structure import boxes
 from weasyprint.text.fonts import FontConfiguration
 
 from app.budget import RenderBudgetExceeded
@@ -467,3 +468,65 @@ def test_after_a_template_change_the_old_styles_and_fonts_are_freed(campaign_cop
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds)
+
+
+# --- margin boxes ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def margin_boxes_made(monkeypatch) -> list[int]:
+    """How many page margin boxes WeasyPrint has made (generated or not)."""
+    made = [0]
+    make = boxes.MarginBox.__init__
+
+    def counted(self, *args, **kwargs) -> None:
+        made[0] += 1
+        make(self, *args, **kwargs)
+
+    monkeypatch.setattr(boxes.MarginBox, "__init__", counted)
+    return made
+
+
+def test_pages_without_margin_boxes_make_none(renderer, supporter_data, margin_boxes_made):
+    """WeasyPrint makes all sixteen margin boxes of every page and keeps only those with content;
+    the letters have none, so a pack makes none, composed or in full, and reads as before."""
+    renderer.warm_up()
+    supporter = Supporter.model_validate({**supporter_data, "message": "Free them."})
+    letters = renderer.letters(supporter, renderer.campaign.choose([]), TODAY)
+    margin_boxes_made[0] = 0
+    assert renderer.render_composed(letters, "ru") is not None
+    full = renderer.render_full(letters, "ru")
+    assert margin_boxes_made[0] == 0
+    alone = weasyprint_alone(renderer, letters, "ru")
+    assert margin_boxes_made[0] == 16 * len(letters)  # WeasyPrint alone makes them all
+    assert pdf_text(full) == pdf_text(alone)
+
+
+@pytest.mark.parametrize("text", ["Free them.", None])
+def test_a_template_with_margin_boxes_gets_them_on_every_page(
+    campaign_copy, supporter_data, text, tmp_path
+):
+    """Staff may add a running header or page numbers: the pack has them as WeasyPrint alone
+    gives them (such a pack is rendered in full)."""
+    renderer, templates, _ = campaign_copy
+    with (templates / "letter.css").open("a", encoding="utf-8") as css:
+        css.write(
+            '@page { @top-right { content: "Open Dialog"; font-size: 7pt; }\n'
+            '        @bottom-center { content: counter(page) " / " counter(pages); } }\n'
+        )
+    supporter = Supporter.model_validate({**supporter_data, "message": text})
+    letters = renderer.letters(supporter, renderer.campaign.choose([]), TODAY)
+    pack = renderer.render(letters, "ru")
+    assert_same_to_a_reader(pack, weasyprint_alone(renderer, letters, "ru"), tmp_path)
+    assert squeezed(pdf_text(pack)).count("OpenDialog") == len(letters)
+    assert f"{len(letters)}/{len(letters)}" in squeezed(pdf_text(pack))
+
+
+def test_another_weasyprint_release_makes_its_margin_boxes_as_it_does(
+    campaign, supporter_data, margin_boxes_made, monkeypatch
+):
+    monkeypatch.setattr("weasyprint.__version__", "71.0")
+    renderer = LetterRenderer(campaign, Settings().fonts_dir)
+    supporter = Supporter.model_validate(supporter_data)
+    renderer.render_full(renderer.letters(supporter, renderer.campaign.choose([]), TODAY), "en")
+    assert margin_boxes_made[0] == 16 * len(renderer.campaign.recipients)
