@@ -13,7 +13,7 @@ from app.counts import public_stats
 from app.db import get_session
 from app.i18n import negotiate, render
 from app.letters import UnknownToken, confirm_posted, record_pack
-from app.operations import PausedRecipient, campaign_status, choose_writable, paused_officials
+from app.operations import PausedRecipient, choose_writable, paused_officials, steering
 from app.supporter import Supporter
 from app.variants import pick as pick_variants
 
@@ -160,7 +160,7 @@ def create_letters(
     country, day, token). Nothing else of the request is kept. Officials staff have paused are
     left out of "all" (`recipients` empty) and refused when named."""
     campaign: Campaign = request.app.state.campaign
-    status = campaign_status(session)
+    status, paused = steering(session)
     if not status.is_open:
         lang = negotiate(request.headers.get("accept-language"))
         body = NotOpen(
@@ -173,7 +173,7 @@ def create_letters(
         languages = ", ".join(campaign.languages)
         return _problem("language", f"this campaign's letters are in {languages}", "language")
     try:
-        chosen = choose_writable(session, campaign, supporter.recipients)
+        chosen = choose_writable(paused, campaign, supporter.recipients)
     except UnknownRecipient as exc:
         return _problem(
             "recipients",
