@@ -30,7 +30,6 @@ import re
 import threading
 from contextlib import suppress
 from dataclasses import dataclass, field
-from operator import itemgetter
 from pathlib import Path
 
 import weasyprint
@@ -40,6 +39,7 @@ from weasyprint.text.fonts import FontConfiguration
 LOGGER = logging.getLogger("letter_campaign.pdf")
 CHECKED_WITH = "70."  # the WeasyPrint release whose internals this relies on
 MAX_STYLES = 5_000  # per template version; this campaign's use about 1,500
+MAX_VALUES = 20_000
 OWN_STYLES = ("html", "body")
 UNSHARED_PSEUDO = ("note-call",)
 # Kept on the font configuration, so that it goes with it; each document's style numbers are kept
@@ -61,6 +61,9 @@ class _Shared:
     numbers: dict[tuple, int] = field(default_factory=dict)
     styles: dict[int, ComputedStyle] = field(default_factory=dict)
     full: bool = False
+    # A declared value (by id; the value is kept, so its id is not reused) and its hashable
+    # form: the stylesheets' values come back in every pack.
+    hashable: dict[int, tuple[object, object]] = field(default_factory=dict)
 
 
 def share_styles(font_config: FontConfiguration, templates_dir: Path) -> bool:
@@ -111,14 +114,17 @@ def _set_computed_styles(
     target_collector: object = None,
 ) -> None:
     shared = getattr(self.font_config, SHARED, None)
-    key = None
+    key = number = None
     if shared is not None:
         with suppress(Exception):  # never a reason to fail a render: computed as usual
-            key = _key(self, element, parent, pseudo_type, base_url)
-    if key is None or (key not in shared.numbers and _full(shared)):
+            found = _key(self, shared, element, parent, pseudo_type, base_url)
+            number = shared.numbers.get(found)  # type: ignore[arg-type]
+            key = found
+    if key is None or (number is None and _full(shared)):  # type: ignore[arg-type]
         _original(self, element, parent, root, pseudo_type, base_url, target_collector)
         return
-    number = shared.numbers.setdefault(key, len(shared.numbers))
+    if number is None:
+        number = shared.numbers[key] = len(shared.numbers)  # type: ignore[union-attr]
     computed = self.get_computed_styles()
     own = pseudo_type is None and element.tag in OWN_STYLES  # type: ignore[attr-defined]
     style = None if own else shared.styles.get(number)
@@ -142,7 +148,12 @@ def _full(shared: _Shared) -> bool:
 
 
 def _key(
-    self: StyleFor, element: object, parent: object, pseudo_type: str | None, base_url: str | None
+    self: StyleFor,
+    shared: _Shared,
+    element: object,
+    parent: object,
+    pseudo_type: str | None,
+    base_url: str | None,
 ) -> tuple | None:
     """What this style is computed from, or None where it is not shared."""
     if not isinstance(getattr(element, "tag", None), str) or pseudo_type in UNSHARED_PSEUDO:
@@ -159,20 +170,26 @@ def _key(
     position = cascaded.get("position")
     if position is not None and not isinstance(position[0], str):
         return None  # a running element or a note
+    # In the cascade's order: the same rules give the same order, so a like element finds it.
     declared = tuple(
-        (name, _hashable(values), weight)
-        for name, (values, weight) in sorted(cascaded.items(), key=itemgetter(0))
+        [(name, _hashable(shared, values), weight) for name, (values, weight) in cascaded.items()]
     )
-    hash(declared)  # a TypeError: not shared
     return (above, pseudo_type, declared)
 
 
-def _hashable(values: object) -> object:
+def _hashable(shared: _Shared, values: object) -> object:
+    kept = shared.hashable.get(id(values))
+    if kept is not None and kept[0] is values:
+        return kept[1]
+    hashable = values
     if isinstance(values, list) or (
         isinstance(values, tuple) and any(isinstance(value, list) for value in values)
     ):
-        return _frozen(values)  # `content` values are lists
-    return values
+        hashable = _frozen(values)  # `content` values are lists
+    if len(shared.hashable) >= MAX_VALUES:
+        shared.hashable.clear()  # values of documents' own (style attributes), one each time
+    shared.hashable[id(values)] = (values, hashable)
+    return hashable
 
 
 def _frozen(value: object) -> object:
