@@ -39,7 +39,7 @@ from weasyprint.text.fonts import FontConfiguration
 LOGGER = logging.getLogger("letter_campaign.pdf")
 CHECKED_WITH = "70."  # the WeasyPrint release whose internals this relies on
 MAX_STYLES = 5_000  # per template version; this campaign's use about 1,500
-MAX_VALUES = 20_000
+MAX_VALUES = 2_000  # the stylesheets' list values: this campaign's about 100
 OWN_STYLES = ("html", "body")
 UNSHARED_PSEUDO = ("note-call",)
 # Kept on the font configuration, so that it goes with it; each document's style numbers are kept
@@ -61,7 +61,7 @@ class _Shared:
     numbers: dict[tuple, int] = field(default_factory=dict)
     styles: dict[int, ComputedStyle] = field(default_factory=dict)
     full: bool = False
-    # A declared value (by id; the value is kept, so its id is not reused) and its hashable
+    # A declared list value (by id; the value is kept, so its id is not reused) and its hashable
     # form: the stylesheets' values come back in every pack.
     hashable: dict[int, tuple[object, object]] = field(default_factory=dict)
 
@@ -178,18 +178,16 @@ def _key(
 
 
 def _hashable(shared: _Shared, values: object) -> object:
-    kept = shared.hashable.get(id(values))
+    if type(values) is not list and not (isinstance(values, tuple) and list in map(type, values)):
+        return values
+    kept = shared.hashable.get(id(values))  # `content` values are lists, from the stylesheets
     if kept is not None and kept[0] is values:
         return kept[1]
-    hashable = values
-    if isinstance(values, list) or (
-        isinstance(values, tuple) and any(isinstance(value, list) for value in values)
-    ):
-        hashable = _frozen(values)  # `content` values are lists
     if len(shared.hashable) >= MAX_VALUES:
-        shared.hashable.clear()  # values of documents' own (style attributes), one each time
-    shared.hashable[id(values)] = (values, hashable)
-    return hashable
+        shared.hashable.clear()
+    frozen = _frozen(values)
+    shared.hashable[id(values)] = (values, frozen)
+    return frozen
 
 
 def _frozen(value: object) -> object:
