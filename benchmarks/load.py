@@ -326,21 +326,28 @@ def hammer(port: int, bodies: list[bytes], args: argparse.Namespace, pids: list[
                 continue
             turn += args.clients
         connection.close()
+        with lock:
+            finished.append(time.monotonic())
+            if len(finished) == args.clients:
+                all_done.set()
 
+    finished: list[float] = []
+    all_done = threading.Event()
     start = time.monotonic()
     threads = [threading.Thread(target=supporter, args=(n,)) for n in range(args.clients)]
     for thread in threads:
         thread.start()
-    while any(thread.is_alive() for thread in threads):
-        time.sleep(min(args.seconds / 10, 30))
+    # Elapsed until the last supporter is done, not until the next memory sample.
+    while not all_done.wait(min(args.seconds / 10, 30)):
         samples.append((len(latencies), [rss_mib(pid) for pid in pids if alive(pid)]))
+    samples.append((len(latencies), [rss_mib(pid) for pid in pids if alive(pid)]))
     for thread in threads:
         thread.join()
     return {
         "latencies": latencies,
         "errors": errors,
         "refusals": refusals,
-        "elapsed": time.monotonic() - start,
+        "elapsed": max(finished) - start,
         "samples": samples,
     }
 
