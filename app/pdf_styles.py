@@ -39,7 +39,7 @@ from weasyprint.text.fonts import FontConfiguration
 LOGGER = logging.getLogger("letter_campaign.pdf")
 CHECKED_WITH = "70."  # the WeasyPrint release whose internals this relies on
 MAX_STYLES = 5_000  # per template version; this campaign's use about 1,500
-MAX_VALUES = 2_000  # the stylesheets' list values: this campaign's about 100
+MAX_VALUES = 2_000  # the stylesheets' list values (`content`): this campaign's 5
 OWN_STYLES = ("html", "body")
 UNSHARED_PSEUDO = ("note-call",)
 # Kept on the font configuration, so that it goes with it; each document's style numbers are kept

@@ -296,7 +296,7 @@ def hammer(port: int, bodies: list[bytes], args: argparse.Namespace, pids: list[
     budget = [args.max_packs]
     deadline = time.monotonic() + args.seconds
 
-    def supporter(number: int) -> None:
+    def post_packs(number: int) -> None:
         connection = http.client.HTTPConnection(HOST, port, timeout=30)
         turn = number
         while time.monotonic() < deadline:
@@ -326,10 +326,15 @@ def hammer(port: int, bodies: list[bytes], args: argparse.Namespace, pids: list[
                 continue
             turn += args.clients
         connection.close()
-        with lock:
-            finished.append(time.monotonic())
-            if len(finished) == args.clients:
-                all_done.set()
+
+    def supporter(number: int) -> None:
+        try:
+            post_packs(number)
+        finally:
+            with lock:
+                finished.append(time.monotonic())
+                if len(finished) == args.clients:
+                    all_done.set()
 
     finished: list[float] = []
     all_done = threading.Event()
@@ -431,7 +436,10 @@ def main(argv: list[str] | None = None) -> int:
         default="auto",
         help="auto: PostgreSQL on 127.0.0.1:5432 when it answers, else SQLite",
     )
-    return run(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    if args.clients < 1:
+        parser.error("--clients must be at least 1")
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,15 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from app.operations import audit_log, campaign_status, paused_officials
+from app.operations import (
+    audit_log,
+    campaign_status,
+    pause_official,
+    paused_officials,
+    resume_official,
+    set_state,
+    steering,
+)
 from tests.test_letters import run_cli
 
 
@@ -64,3 +72,29 @@ def test_every_official_of_the_2018_report_is_stale_today(campaign):
     today = date(2026, 11, 25)
     assert all(r.is_stale(today, 365) for r in campaign.recipients)
     assert not any(r.is_stale(date(2018, 6, 1), 365) for r in campaign.recipients)
+
+
+def test_one_read_gives_the_campaign_state_and_the_paused_officials(app):
+    """What every pack asks before it is made, in one query: as campaign_status() and
+    paused_officials() answer, with no state set, pauses alone, a state alone and both."""
+    campaign = app.state.campaign
+
+    def both(session: Session):
+        return campaign_status(session), paused_officials(session)
+
+    with Session(app.state.engine) as session:
+        assert steering(session) == both(session) == (campaign_status(session), {})
+        pause_official(session, campaign, "ombudsman", "Left office", "test")
+        pause_official(session, campaign, "prosecutor-general", "Ill", "test")
+        session.commit()
+        assert steering(session) == both(session)
+        assert steering(session)[1] == {"ombudsman": "Left office", "prosecutor-general": "Ill"}
+        set_state(session, "paused", {"en": "Quiet, please.", "ru": "Тише."}, "test")
+        session.commit()
+        assert steering(session) == both(session)
+        assert steering(session)[0].message_in("ru") == "Тише."
+        for recipient_id in ("ombudsman", "prosecutor-general"):
+            resume_official(session, campaign, recipient_id, "test")
+        session.commit()
+        assert steering(session) == both(session)
+        assert steering(session)[0].state == "paused"

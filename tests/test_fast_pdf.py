@@ -530,3 +530,39 @@ def test_another_weasyprint_release_makes_its_margin_boxes_as_it_does(
     supporter = Supporter.model_validate(supporter_data)
     renderer.render_full(renderer.letters(supporter, renderer.campaign.choose([]), TODAY), "en")
     assert margin_boxes_made[0] == 16 * len(renderer.campaign.recipients)
+
+
+MARGIN_BOXES = [  # CSS Paged Media's sixteen
+    *(f"@top-{p}" for p in ("left-corner", "left", "center", "right", "right-corner")),
+    *(f"@bottom-{p}" for p in ("left-corner", "left", "center", "right", "right-corner")),
+    *(f"@left-{p}" for p in ("top", "middle", "bottom")),
+    *(f"@right-{p}" for p in ("top", "middle", "bottom")),
+]
+
+
+def test_each_margin_box_alone_prints_its_text(campaign_copy, supporter_data):
+    """One generated margin box is enough for WeasyPrint to make the page's sixteen: whichever
+    it is, the page gets it."""
+    renderer, templates, _ = campaign_copy
+    css = templates / "letter.css"
+    original = css.read_text(encoding="utf-8")
+    supporter = Supporter.model_validate(supporter_data)
+    for number, at_keyword in enumerate(MARGIN_BOXES):
+        mark = f"MB{number:02d}"  # short: corner boxes are narrow
+        css.write_text(
+            original + f'@page {{ {at_keyword} {{ content: "{mark}"; font-size: 6pt; }} }}\n',
+            encoding="utf-8",
+        )
+        letters = renderer.letters(supporter, renderer.campaign.choose(["ombudsman"]), TODAY)
+        assert mark in squeezed(pdf_text(renderer.render(letters, "ru"))), at_keyword
+
+
+def test_a_margin_box_on_the_first_page_only(campaign_copy, supporter_data, tmp_path):
+    renderer, templates, _ = campaign_copy
+    with (templates / "letter.css").open("a", encoding="utf-8") as css:
+        css.write('@page :first { @top-center { content: "Open Dialog"; } }\n')
+    supporter = Supporter.model_validate({**supporter_data, "message": "Free them."})
+    letters = renderer.letters(supporter, renderer.campaign.choose([]), TODAY)
+    pack = renderer.render(letters, "ru")
+    assert_same_to_a_reader(pack, weasyprint_alone(renderer, letters, "ru"), tmp_path)
+    assert squeezed(pdf_text(pack)).count("OpenDialog") == 1

@@ -236,7 +236,7 @@ def test_a_render_that_slips_past_the_limits_is_stopped_at_its_budget(
     with pytest.raises(RenderBudgetExceeded, match="budget of 1 s"):
         within_budget(1.0, renderer.render_pack, slow, campaign.recipients, date.today())
     assert time.perf_counter() - started < 2.0
-    assert all(isinstance(exc, RenderBudgetExceeded) for exc in swallowed)
+    assert [exc for exc in swallowed if not isinstance(exc, RenderBudgetExceeded)] == []
     slow.message = "Short again."
     pdf = within_budget(10.0, renderer.render_pack, slow, campaign.recipients, date.today())
     assert "Short again." in pdf_text(pdf)
