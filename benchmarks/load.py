@@ -343,9 +343,11 @@ def hammer(port: int, bodies: list[bytes], args: argparse.Namespace, pids: list[
     for thread in threads:
         thread.start()
     # Elapsed until the last supporter is done, not until the next memory sample.
-    while not all_done.wait(min(args.seconds / 10, 30)):
+    while True:
+        done = all_done.wait(min(args.seconds / 10, 30))
         samples.append((len(latencies), [rss_mib(pid) for pid in pids if alive(pid)]))
-    samples.append((len(latencies), [rss_mib(pid) for pid in pids if alive(pid)]))
+        if done:
+            break
     for thread in threads:
         thread.join()
     return {
