@@ -3,6 +3,7 @@ import io
 import json
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
+from app.budget import RenderBudgetExceeded
 from app.campaign import Campaign, load_campaign
 from app.pdf import LetterRenderer
 from app.settings import SOURCE_ROOT, Settings
@@ -57,6 +59,21 @@ def jpeg_data_url(width: int = 300, height: int = 100) -> str:
     page = Image.new("RGB", image.size, "white")
     page.paste(image, mask=image.getchannel("A"))
     return data_url(page, "JPEG", quality=92)
+
+
+@pytest.fixture(autouse=True)
+def budget_exceptions_a_collector_swallowed(monkeypatch) -> None:
+    """The render budget's watchdog raises into the rendering thread; when its exception lands
+    in a garbage-collector callback (hypothesis installs one), Python swallows it as
+    "unraisable" and the watchdog raises again (app/budget.py). Those are expected; any other
+    unraisable exception still reaches pytest, which warns of it."""
+    report = sys.unraisablehook
+
+    def hook(info) -> None:  # noqa: ANN001 (sys.UnraisableHookArgs)
+        if not isinstance(info.exc_value, RenderBudgetExceeded):
+            report(info)
+
+    monkeypatch.setattr(sys, "unraisablehook", hook)
 
 
 @pytest.fixture

