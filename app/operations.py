@@ -230,9 +230,10 @@ def staff_view(
     by_official: dict[str, list[Reply]] = {r.id: [] for r in campaign.recipients}
     for reply in replies(session):
         by_official.setdefault(reply.recipient_id, []).append(reply)
+    status, paused = steering(session)
     return StaffView(
-        status=campaign_status(session),
-        paused=paused_officials(session),
+        status=status,
+        paused=paused,
         stale=[r for r in campaign.recipients if r.is_stale(today, stale_after_days)],
         replies_by_official=by_official,
         updates=updates(session),

@@ -181,7 +181,7 @@ def _hashable(shared: _Shared, values: object) -> object:
     if type(values) is not list and not (isinstance(values, tuple) and list in map(type, values)):
         return values
     kept = shared.hashable.get(id(values))  # `content` values are lists, from the stylesheets
-    if kept is not None and kept[0] is values:
+    if kept is not None:
         return kept[1]
     if len(shared.hashable) >= MAX_VALUES:
         shared.hashable.clear()

@@ -346,18 +346,23 @@ def test_styles_weasyprint_changes_for_one_box_do_not_reach_the_next_pack(
         assert_same_to_a_reader(renderer.render(letters, "ru"), alone, tmp_path / str(number))
 
 
-@pytest.fixture
-def styles_made(monkeypatch) -> list[int]:
-    """How many computed styles WeasyPrint has made; set it to [0] to start counting again."""
+def made_of(cls: type, monkeypatch) -> list[int]:
+    """How many objects of `cls` have been made; set it to [0] to start counting again."""
     made = [0]
-    compute = ComputedStyle.__init__
+    make = cls.__init__
 
     def counted(self, *args, **kwargs) -> None:
         made[0] += 1
-        compute(self, *args, **kwargs)
+        make(self, *args, **kwargs)
 
-    monkeypatch.setattr(ComputedStyle, "__init__", counted)
+    monkeypatch.setattr(cls, "__init__", counted)
     return made
+
+
+@pytest.fixture
+def styles_made(monkeypatch) -> list[int]:
+    """How many computed styles WeasyPrint has made."""
+    return made_of(ComputedStyle, monkeypatch)
 
 
 def styles_per_pack(renderer: LetterRenderer, supporter_data: dict, made: list[int]) -> list[int]:
@@ -476,15 +481,7 @@ def test_after_a_template_change_the_old_styles_and_fonts_are_freed(campaign_cop
 @pytest.fixture
 def margin_boxes_made(monkeypatch) -> list[int]:
     """How many page margin boxes WeasyPrint has made (generated or not)."""
-    made = [0]
-    make = boxes.MarginBox.__init__
-
-    def counted(self, *args, **kwargs) -> None:
-        made[0] += 1
-        make(self, *args, **kwargs)
-
-    monkeypatch.setattr(boxes.MarginBox, "__init__", counted)
-    return made
+    return made_of(boxes.MarginBox, monkeypatch)
 
 
 def test_pages_without_margin_boxes_make_none(renderer, supporter_data, margin_boxes_made):

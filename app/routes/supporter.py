@@ -41,6 +41,7 @@ from app.operations import (
     in_language,
     paused_officials,
     replies,
+    steering,
     updates,
 )
 from app.pdf import LetterRenderer
@@ -151,8 +152,7 @@ def _campaign_page(
     campaign: Campaign = request.app.state.campaign
     case = campaign.case
     base = str(request.url_for("campaign_page"))
-    state = campaign_status(session)
-    paused = paused_officials(session)
+    state, paused = steering(session)
     messages = {
         name: gettext(lang, error.message, **{k: number(v, lang) for k, v in error.values.items()})
         for name, error in (errors or {}).items()
