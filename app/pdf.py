@@ -24,6 +24,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from app.budget import within_budget
 from app.campaign import Campaign, Recipient
+from app.pdf_leaks import free_font_names
 from app.pdf_margins import skip_empty_margin_boxes
 from app.pdf_parts import FixedPack, build_fixed, compose, paint, plan, read_column
 from app.pdf_split import (
@@ -157,6 +158,7 @@ class LetterRenderer:
         font = fonts_dir / HANDWRITING_FONT
         if not font.is_file():
             raise FileNotFoundError(f"{font} is missing: run `make install` to build the fonts")
+        free_font_names()
         self.campaign = campaign
         self.templates_dir = campaign.templates_dir
         self.fonts_dir = fonts_dir
