@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-test run migrate test lint format bench bench-counts clean fuzz
+.PHONY: install install-test run migrate test lint format bench load soak bench-counts clean fuzz
 
 install:
 	scripts/install.sh
@@ -38,6 +38,16 @@ fuzz: install-test
 bench: install-test
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
 	$(BIN)/python -m benchmarks.bench_pdf
+
+# Not part of `make test`: the real server under 16 simulated supporters (issue 11's load goals),
+# and the same for 100,000 packs to see whether each process's memory stays flat (about 30 min).
+load: install-test
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
+	$(BIN)/python -m benchmarks.load --clients 16 --seconds 400 --max-packs 10000
+
+soak: install-test
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
+	$(BIN)/python -m benchmarks.load --clients 16 --seconds 3600 --max-packs 100000
 
 # Not part of `make test`: issue 10, counts at scale. Drops and refills its own databases.
 BENCH_POSTGRES ?= postgresql+psycopg://postgres@127.0.0.1:5432/letter_campaign_bench

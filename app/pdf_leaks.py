@@ -21,6 +21,7 @@ import weasyprint.pdf.fonts as pdf_fonts
 from weasyprint.text.ffi import ffi, pango
 
 CHECKED_WITH = "70."
+GLIB_NAMES = ("libglib-2.0.so.0", "glib-2.0", "libglib-2.0.0.dylib", "libglib-2.0-0.dll")
 LEAKING_CALL = "ffi.string(\n            pango.pango_font_description_to_string(description))"
 
 _install = threading.Lock()
@@ -31,9 +32,9 @@ _glib.cdef("void g_free (void *mem);")
 class _PangoFreeingNames:
     """Pango as WeasyPrint's PDF font module sees it, but for the one call whose result it drops."""
 
-    def __init__(self, lib: object) -> None:
+    def __init__(self, lib: object, g_free: object) -> None:
         self._lib = lib
-        self._g_free = _glib.dlopen("libglib-2.0.so.0").g_free
+        self._g_free = g_free
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._lib, name)
@@ -44,18 +45,31 @@ class _PangoFreeingNames:
 
 def free_font_names() -> bool:
     """From now on the font names WeasyPrint asks Pango for are freed; False where this
-    WeasyPrint is not the one whose leak this was checked against."""
+    WeasyPrint is not the one whose leak this was checked against, or GLib is not found."""
     with _install:
         if isinstance(pdf_fonts.pango, _PangoFreeingNames):
             return True
-        if not _checked():
+        g_free = _g_free() if _checked() else None
+        if g_free is None:
             return False
-        pdf_fonts.pango = _PangoFreeingNames(pango)
+        pdf_fonts.pango = _PangoFreeingNames(pango, g_free)
         return True
 
 
+def _g_free() -> object | None:
+    for name in GLIB_NAMES:
+        try:
+            return _glib.dlopen(name).g_free
+        except OSError:
+            continue
+    return None
+
+
 def _checked() -> bool:
-    source = inspect.getsource(pdf_fonts.Font.__init__)
+    try:
+        source = inspect.getsource(pdf_fonts.Font.__init__)
+    except (OSError, TypeError):
+        return False
     return (
         weasyprint.__version__.startswith(CHECKED_WITH)
         and pdf_fonts.pango is pango

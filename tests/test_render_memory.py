@@ -71,3 +71,10 @@ def test_a_weasyprint_that_frees_the_name_itself_is_left_as_it_is(monkeypatch):
     )
     assert not free_font_names()
     assert pdf_fonts.pango is pango
+
+
+def test_without_glib_to_free_the_name_weasyprint_is_left_as_it_is(monkeypatch):
+    monkeypatch.setattr(pdf_fonts, "pango", pango)
+    monkeypatch.setattr("app.pdf_leaks.GLIB_NAMES", ("libglib-nowhere.so",))
+    assert not free_font_names()
+    assert pdf_fonts.pango is pango
