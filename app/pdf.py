@@ -158,7 +158,8 @@ class LetterRenderer:
         font = fonts_dir / HANDWRITING_FONT
         if not font.is_file():
             raise FileNotFoundError(f"{font} is missing: run `make install` to build the fonts")
-        free_font_names()
+        if not free_font_names():
+            LOGGER.info("font names are not freed: app/pdf_leaks.py knows another WeasyPrint")
         self.campaign = campaign
         self.templates_dir = campaign.templates_dir
         self.fonts_dir = fonts_dir

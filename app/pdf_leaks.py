@@ -66,14 +66,14 @@ def _g_free() -> object | None:
 
 
 def _checked() -> bool:
+    if not weasyprint.__version__.startswith(CHECKED_WITH) or pdf_fonts.pango is not pango:
+        return False
     try:
         source = inspect.getsource(pdf_fonts.Font.__init__)
-    except (OSError, TypeError):
+    except (AttributeError, OSError, TypeError):
         return False
     return (
-        weasyprint.__version__.startswith(CHECKED_WITH)
-        and pdf_fonts.pango is pango
-        and source.count("pango_font_description_to_string") == 1
+        source.count("pango_font_description_to_string") == 1
         and LEAKING_CALL in source
         and "g_free" not in source
     )
