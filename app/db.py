@@ -37,10 +37,12 @@ def make_engine(url: str) -> Engine:
     requests wait for each other instead of failing with "database is locked"."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True
+        )
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30})
+    engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -107,7 +109,17 @@ def check_schema(engine: Engine) -> None:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """A FastAPI dependency: one session per request, closed when the response is done."""
-    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    """A FastAPI dependency: one session per request, closed when the response is done.
+
+    A page (GET, HEAD) only reads, so its session never takes SQLite's write lock. A form post's
+    session takes it at its first statement, so that its write never fails for a lock it could
+    have waited for; such routes do nothing slow inside it. Routes that read, then render, then
+    write (the supporter's form, the API) read with `app.state.reader` and write in a short
+    transaction of their own instead.
+    """
+    safe = request.method in ("GET", "HEAD")
+    factory: sessionmaker[Session] = (
+        request.app.state.reader if safe else request.app.state.sessionmaker
+    )
     with factory() as session:
         yield session

@@ -17,7 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.budget import RenderBudgetExceeded
 from app.i18n import BABEL_LOCALES, N_, gettext, render, ui_language
-from app.turns import Busy, Restarting
+from app.pack_queue import Busy, Restarting
 
 LOGGER = logging.getLogger("letter_campaign.errors")
 DATABASE_RETRY_S = 30

@@ -5,9 +5,11 @@ Nothing is kept between requests: each step posts every value again.
 """
 
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from itsdangerous import Signer
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
@@ -16,7 +18,8 @@ from app.i18n import N_
 from app.supporter import Drawn, Supporter
 
 SIGNATURE_KINDS = ("drawn", "typed", "none")
-TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
+# A pack's token: 32 random characters, and since the form's tokens are signed, a signature.
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}(\.[A-Za-z0-9_-]{20,40})?$")
 FIELDS = ("name", "street", "postcode", "city", "country", "language", "recipients", "message")
 
 # What each field's problem means to a supporter. Keys are (field, pydantic error type); the
@@ -206,3 +209,18 @@ def check(
 
 def valid_token(token: str) -> bool:
     return bool(TOKEN.match(token))
+
+
+def _token_signer(secret: str) -> Signer:
+    return Signer(secret, salt="letter-campaign.pack-token")
+
+
+def new_form_token(secret: str) -> str:
+    """The token a preview mints for the letters it shows, signed: the form can keep nothing
+    between requests, so the token travels in it, and only tokens this service minted count
+    letters (a client cannot choose its own, to count again and again under names it knows)."""
+    return _token_signer(secret).sign(secrets.token_urlsafe(24)).decode()
+
+
+def form_token_signed(secret: str, token: str) -> bool:
+    return valid_token(token) and _token_signer(secret).validate(token)

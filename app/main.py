@@ -10,12 +10,12 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from app.assets import build_assets
 from app.campaign import load_campaign
-from app.db import check_schema, make_engine
+from app.db import READ_ONLY, check_schema, make_engine
 from app.errors import forget_broken_connections, install_error_handlers
 from app.logs import RequestLog
 from app.pdf import LetterRenderer, collect_for_packs
 from app.ratelimit import RateLimit, RateLimiter, storage_url
-from app.render_pool import RenderPool
+from app.render_pool import RenderInProcess, RenderPool
 from app.routes import api, assets, dashboard, health, steering, supporter
 from app.security import BodyLimit, SecurityHeaders
 from app.settings import Settings
@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             packs.start(warmed)
         elif not warmed.is_set():
             threading.Thread(
-                target=warm_up, args=(packs, warmed), name="warm-up", daemon=True
+                target=warm_up, args=(packs.renderer, warmed), name="warm-up", daemon=True
             ).start()
         yield
         if isinstance(packs, RenderPool):
@@ -54,11 +54,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.campaign = campaign
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
-    app.state.renderer = LetterRenderer(
-        campaign, settings.fonts_dir, queue_limit=settings.render_queue
-    )
+    app.state.reader = sessionmaker(engine.execution_options(**READ_ONLY), expire_on_commit=False)
+    app.state.renderer = LetterRenderer(campaign, settings.fonts_dir)
     # What makes packs: render processes of their own, or this process (RENDER_PROCESSES=0).
-    app.state.packs = RenderPool(settings) if settings.render_process_count else app.state.renderer
+    app.state.packs = (
+        RenderPool(settings)
+        if settings.render_process_count
+        else RenderInProcess(app.state.renderer, settings)
+    )
     app.state.warmed = warmed
     app.state.assets = build_assets(settings, campaign)
 
@@ -71,6 +74,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.host_list != ["*"]:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.host_list)
 
+    generate_openapi = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = api.document_supporter(generate_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     install_error_handlers(app)
     app.add_exception_handler(dashboard.CsrfRefused, dashboard.refused)
     app.include_router(health.router)

@@ -153,7 +153,6 @@ class LetterRenderer:
         fonts_dir: Path,
         *,
         fast: bool = True,
-        queue_limit: int | None = None,
     ) -> None:
         font = fonts_dir / HANDWRITING_FONT
         if not font.is_file():
@@ -172,7 +171,7 @@ class LetterRenderer:
         self.fetcher = CampaignFetcher(self.templates_dir, fonts_dir)
         self._system_fonts: list[Path] = []
         self._lock = threading.Lock()
-        self._turns = Turns(queue_limit)
+        self._turns = Turns()
         self._refreeze = False
         self._assets = self._load(self._key())
 
@@ -217,11 +216,6 @@ class LetterRenderer:
         exceptions raised into it)."""
         forget_styles(font_config)
         self._refreeze = gc.get_freeze_count() > 0
-
-    @property
-    def waiting(self) -> int:
-        """Packs waiting for their turn to render in this process."""
-        return self._turns.waiting
 
     @property
     def stylesheet(self) -> CSS:
@@ -303,8 +297,7 @@ class LetterRenderer:
 
     def render_within(self, seconds: float, letters: Sequence[Letter], lang: str) -> bytes:
         """render(), one pack at a time per process (app/turns.py), within a time budget
-        (app/budget.py) that starts when the pack's turn comes; turns.Busy when too many packs
-        wait already.
+        (app/budget.py) that starts when the pack's turn comes.
 
         Measured under load (benchmarks/load.py): a third less CPU per pack than packs rendered
         side by side, and half the p99.
@@ -415,12 +408,12 @@ class LetterRenderer:
         counts = self.campaign.case.variants
         sets = 0
         for lang in self.campaign.languages:
-            with self._turns.turn(limited=False):
+            with self._turns.turn():
                 names = sorted(self._in_fixed(assets, lang))
             for numbers in itertools.product(*(range(1, counts[n] + 1) for n in names)):
                 for with_message in (False, True):
                     chosen = tuple(zip(names, numbers, strict=True))
-                    with self._turns.turn(limited=False):
+                    with self._turns.turn():
                         sets += self._fixed(assets, lang, with_message, chosen) is not None
         return sets
 

@@ -4,29 +4,32 @@ Each uvicorn worker used to render its own requests' packs, one at a time. A sup
 connection lands on a worker by chance, so one worker could have a queue while the other had
 none (16 supporters on two workers: 9 and 7 connections, and the 9 waited longer). Here the web
 process hands each pack to whichever render process is free, first come, first served
-(app/turns.py), and no longer shares its GIL with WeasyPrint. benchmarks/README.md has the
-figures.
+(app/pack_queue.py), and no longer shares its GIL with WeasyPrint. A pack waiting for its turn,
+or for its render process, is a coroutine on the event loop: it holds no thread.
+benchmarks/README.md has the figures.
 
 Each render process builds its own LetterRenderer, lays out the fixed parts (WARM_UP), then makes
 whole packs: it is sent the supporter's validated form, the officials, the date and the appeal
 variants, and sends back the PDF or the exception (the render budget; any other only by its kind).
-A render process that dies (killed, out of memory) breaks the pool: it is replaced, and the packs
-it held are tried once more on the new one; should that fail too, the supporter is told to try
-again (503), nothing counted. Processes that fail as they start are tried again after a pause
-that doubles up to a minute, by themselves (while /readyz says not ready, no pack may come). A
-render that hangs past twice its budget (in C code, where the budget's watchdog cannot reach) has
-its pool's processes stopped and replaced. Render processes leave when the web process does, even
+A render process that dies (killed, out of memory) is replaced, and the pack it held is tried
+once more on the new one; should that fail too, the supporter is told to try again (503),
+nothing counted. Processes that fail as they start are tried again after a pause that doubles up
+to a minute, by themselves (while /readyz says not ready, no pack may come). A render that hangs
+past twice its budget (in C code, where the budget's watchdog cannot reach) has its own process
+stopped and replaced; the others go on. Render processes leave when the web process does, even
 when it is killed.
 """
 
+import asyncio
+import contextlib
 import logging
 import logging.config
 import math
 import os
-import queue
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -34,13 +37,15 @@ from datetime import date
 from multiprocessing import get_context
 from pathlib import Path
 
+from starlette.concurrency import run_in_threadpool
+
 from app.budget import RenderBudgetExceeded
 from app.campaign import Recipient, load_campaign
 from app.logs import logging_config
+from app.pack_queue import PackQueue, Restarting
 from app.pdf import LetterRenderer, collect_for_packs
 from app.settings import Settings
 from app.supporter import Supporter
-from app.turns import Restarting, Turns
 
 LOGGER = logging.getLogger("letter_campaign.render_pool")
 START_TIMEOUT_S = 600
@@ -60,10 +65,8 @@ def _leave_with(parent: int) -> None:
     os._exit(0)  # the web process is gone, killed perhaps: nobody will send packs
 
 
-def _start(
-    campaign_dir: Path, fonts_dir: Path, log_level: str, warm_up: bool, started: queue.Queue
-) -> None:
-    """Runs first in each render process; says so on `started` once it can make packs."""
+def _start(campaign_dir: Path, fonts_dir: Path, log_level: str, warm_up: bool) -> None:
+    """Runs first in each render process, before any pack."""
     global _renderer
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the web process's to handle
     threading.Thread(target=_leave_with, args=(os.getppid(),), daemon=True).start()
@@ -73,7 +76,6 @@ def _start(
         renderer.warm_up_logged()
     _renderer = renderer
     collect_for_packs()
-    started.put(os.getpid())
 
 
 def _make_pack(
@@ -93,123 +95,113 @@ def _make_pack(
 
 
 class RenderPool:
-    """Makes packs as LetterRenderer.make_pack does, in RENDER_PROCESSES render processes."""
+    """Makes packs as LetterRenderer.make_pack does, in RENDER_PROCESSES render processes, each
+    a one-process executor of its own: a process that hangs or dies is replaced alone, while the
+    others go on making packs."""
 
     def __init__(self, settings: Settings) -> None:
         self.processes = processes = settings.render_process_count
         self._args = (settings.campaign_dir, settings.fonts_dir, settings.log_level)
         self._warm_up = settings.warm_up
         self._context = get_context("spawn")  # fork would copy the web process's threads' locks
-        self._turns = Turns(settings.render_queue, at_once=processes)
-        self._lock = threading.Lock()
-        self._executor: ProcessPoolExecutor | None = None
-        self._up = False  # every process of the current executor has started
+        self._queue = PackQueue(processes, settings.render_max_wait_s)
+        self._lock = threading.RLock()  # a start that fails at once calls back under it
+        self._slots: list[ProcessPoolExecutor | None] = [None] * processes
+        self._up: set[int] = set()  # slots whose process has started
+        self._all_up_once = False
+        self._idle = deque(range(processes))
         self._ready = threading.Event()
-        self._failures = 0  # replacements since processes last started
+        self._failures = 0  # failed starts since a process last started
         self._next_start = 0.0
-        self._restart: threading.Timer | None = None
+        self._restarts: list[threading.Timer] = []
         self._closed = False
 
     @property
     def waiting(self) -> int:
         """Packs waiting for a render process."""
-        return self._turns.waiting
+        return self._queue.waiting
 
     def start(self, ready: threading.Event) -> None:
         """Starts the render processes now, rather than with the first packs. `ready` is set
-        once each has laid out the fixed parts and can make packs, and cleared while render
-        processes that replace broken ones start."""
+        once each has laid out the fixed parts and can make packs; later, while at least one
+        can (it is cleared while none can)."""
         self._ready = ready
-        try:
-            self._current()
-        except BrokenExecutor:
-            LOGGER.error("the render processes could not be started")
+        for slot in range(self.processes):
+            with contextlib.suppress(BrokenExecutor):
+                self._current(slot)
 
-    def _current(self) -> ProcessPoolExecutor:
+    def _current(self, slot: int) -> ProcessPoolExecutor:
         with self._lock:
             if self._closed:
                 raise BrokenExecutor("the render processes were stopped")
-            if self._executor is None:
+            executor = self._slots[slot]
+            if executor is None:
                 if time.monotonic() < self._next_start:
                     raise BrokenExecutor("render processes failed: waiting to start new ones")
-                self._launch()
-            assert self._executor is not None
-            return self._executor
+                executor = self._launch(slot)
+            return executor
 
-    def _launch(self) -> None:
-        started = self._context.Queue()
-        self._up = False
-        self._executor = executor = ProcessPoolExecutor(
-            self.processes,
-            mp_context=self._context,
-            initializer=_start,
-            initargs=(*self._args, self._warm_up, started),
+    def _launch(self, slot: int) -> ProcessPoolExecutor:
+        self._slots[slot] = executor = ProcessPoolExecutor(
+            1, mp_context=self._context, initializer=_start, initargs=(*self._args, self._warm_up)
         )
-        # Each call starts a process while none is idle yet; all of them fail if a process
-        # cannot start (its initializer failed).
-        calls = [executor.submit(os.getpid) for _ in range(self.processes)]
-        threading.Thread(
-            target=self._await_start, args=(executor, started, calls), daemon=True
-        ).start()
+        # The first call runs once the initializer is done, and fails if it failed.
+        executor.submit(os.getpid).add_done_callback(
+            lambda call: self._started(slot, executor, call)
+        )
+        return executor
 
-    def _await_start(
-        self, executor: ProcessPoolExecutor, started: queue.Queue, calls: list[Future]
-    ) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        count = 0
-        while count < self.processes:
-            if self._executor is not executor:
+    def _started(self, slot: int, executor: ProcessPoolExecutor, call: Future) -> None:
+        if call.cancelled() or call.exception() is not None:
+            self._replace(slot, executor, "a render process failed to start")
+            return
+        with self._lock:
+            if self._slots[slot] is not executor:
                 return  # replaced or closed meanwhile
-            if any(call.done() and not call.cancelled() and call.exception() for call in calls):
-                self._replace(executor, "render processes failed to start")
-                return
-            if time.monotonic() > deadline:
-                self._replace(
-                    executor, f"render processes did not start within {START_TIMEOUT_S} s"
-                )
-                return
-            try:
-                started.get(timeout=0.2)
-                count += 1
-            except queue.Empty:
-                continue
-        with self._lock:
-            if self._executor is not executor:
-                return
-            self._up = True
+            self._up.add(slot)
             self._failures = 0
-            self._ready.set()
-        LOGGER.info("%d render processes ready", self.processes)
+            if len(self._up) == self.processes and not self._all_up_once:
+                self._all_up_once = True
+                LOGGER.info("%d render processes ready", self.processes)
+            if self._all_up_once:
+                self._ready.set()
 
-    def _replace(self, broken: ProcessPoolExecutor, why: str) -> None:
-        """Stops a broken pool's processes and starts new ones: at once after processes that
-        had started, else after a pause that doubles up to a minute (a campaign file broken on
-        disk would otherwise cost two process starts for every pack)."""
+    def _replace(self, slot: int, broken: ProcessPoolExecutor, why: str) -> None:
+        """Stops a broken process and starts a new one in its slot: at once after a process
+        that had started, else after a pause that doubles up to a minute (a campaign file
+        broken on disk would otherwise cost a process start for every pack)."""
         with self._lock:
-            if self._executor is not broken:
+            if self._slots[slot] is not broken:
                 return
-            self._failures += 1
+            had_started = slot in self._up
+            self._up.discard(slot)
+            if not had_started:
+                self._failures += 1
             pause = (
                 0
-                if self._failures == 1
+                if self._failures <= 1
                 else min(FIRST_PAUSE_S * 2 ** (self._failures - 2), MAX_PAUSE_S)
             )
-            self._next_start = time.monotonic() + pause
+            self._next_start = max(self._next_start, time.monotonic() + pause)
             LOGGER.warning("%s; starting new render processes in %d s", why, pause)
-            self._ready.clear()
+            if not self._up:
+                self._ready.clear()
             _stop(broken)
-            self._executor = None
+            self._slots[slot] = None
+            if self._closed:
+                return
             # Started without waiting for a pack: while /readyz says not ready, none may come.
-            self._restart = threading.Timer(pause, self._relaunch)
-            self._restart.daemon = True
-            self._restart.start()
+            restart = threading.Timer(pause, self._relaunch, args=(slot,))
+            restart.daemon = True
+            restart.start()
+            self._restarts.append(restart)
 
-    def _relaunch(self) -> None:
+    def _relaunch(self, slot: int) -> None:
         with self._lock:
-            if not self._closed and self._executor is None:
-                self._launch()
+            if not self._closed and self._slots[slot] is None:
+                self._launch(slot)
 
-    def make_pack(
+    async def make_pack(
         self,
         budget: float,
         supporter: Supporter,
@@ -217,30 +209,35 @@ class RenderPool:
         today: date,
         variants: Mapping[str, int],
     ) -> bytes:
-        """The pack's PDF; turns.Busy when too many packs wait already, turns.Restarting when
-        render processes are being replaced, RenderBudgetExceeded past the budget (its processes
+        """The pack's PDF; turns.Busy when the wait would be too long, turns.Restarting when
+        render processes are being replaced, RenderBudgetExceeded past the budget (the process
         replaced past twice the budget), RenderError when the render failed."""
         args = (supporter, list(recipients), today, dict(variants))
-        with self._turns.turn():
+        async with self._queue.turn():
+            slot = self._idle.popleft()  # the queue lets no more packs in than there are slots
             try:
-                return self._run(budget, *args)
-            except BrokenExecutor:
-                pass  # its process stopped: once more, on new ones
-            try:
-                return self._run(budget, *args)
-            except BrokenExecutor:
-                wait = math.ceil(self._next_start - time.monotonic())
-                raise Restarting(wait if wait > 0 else None) from None
+                try:
+                    return await self._run(slot, budget, *args)
+                except BrokenExecutor:
+                    pass  # its process stopped: once more, on a new one
+                try:
+                    return await self._run(slot, budget, *args)
+                except BrokenExecutor:
+                    wait = math.ceil(self._next_start - time.monotonic())
+                    raise Restarting(wait if wait > 0 else None) from None
+            finally:
+                self._idle.append(slot)
 
-    def _run(self, budget: float, *args: object) -> bytes:
-        executor = self._current()
+    async def _run(self, slot: int, budget: float, *args: object) -> bytes:
+        executor = self._current(slot)
+        call = executor.submit(_make_pack, budget, *args)
         try:
-            return executor.submit(_make_pack, budget, *args).result(timeout=2 * budget + 5)
+            return await asyncio.wait_for(asyncio.wrap_future(call), timeout=2 * budget + 5)
         except BrokenProcessPool:
-            self._replace(executor, "a render process stopped")
+            self._replace(slot, executor, "a render process stopped")
             raise
         except TimeoutError:
-            self._replace(executor, "a render process hung past twice its budget")
+            self._replace(slot, executor, "a render process hung past twice its budget")
             raise RenderBudgetExceeded(budget) from None
 
     def close(self) -> None:
@@ -248,14 +245,42 @@ class RenderPool:
         stopped taking requests by then); processes still starting are stopped at once."""
         with self._lock:
             self._closed = True
-            executor, self._executor = self._executor, None
-            starting = not self._up
-            if self._restart is not None:
-                self._restart.cancel()
-        if executor is not None:
-            if starting:
+            executors = [(slot, e) for slot, e in enumerate(self._slots) if e is not None]
+            self._slots = [None] * self.processes
+            for restart in self._restarts:
+                restart.cancel()
+            up = set(self._up)
+        for slot, executor in executors:
+            if slot not in up:
                 _stop(executor)
             executor.shutdown(wait=True, cancel_futures=True)
+
+
+class RenderInProcess:
+    """Makes packs in the web process itself (RENDER_PROCESSES=0), one at a time in a worker
+    thread: for development and the tests, which then need no process of their own per app.
+    The budget is held by a watchdog in that thread (app/budget.py)."""
+
+    def __init__(self, renderer: LetterRenderer, settings: Settings) -> None:
+        self.renderer = renderer
+        self._queue = PackQueue(1, settings.render_max_wait_s)
+
+    @property
+    def waiting(self) -> int:
+        return self._queue.waiting
+
+    async def make_pack(
+        self,
+        budget: float,
+        supporter: Supporter,
+        recipients: Sequence[Recipient],
+        today: date,
+        variants: Mapping[str, int],
+    ) -> bytes:
+        async with self._queue.turn():
+            return await run_in_threadpool(
+                self.renderer.make_pack, budget, supporter, recipients, today, variants
+            )
 
 
 def _stop(executor: ProcessPoolExecutor) -> None:

@@ -56,8 +56,8 @@ class Settings(BaseSettings):
     rate_limit_letters: str = "20/minute;200/hour"
     rate_limit_login: str = "10/minute;50/hour"
     render_budget_s: float = Field(default=15.0, gt=0)
-    # Each pack rendering or waiting holds one of the 40 threads a worker runs its plain routes in.
-    render_queue: int = Field(default=16, ge=1, le=32)
+    # A pack is refused (503) only when the wait it can expect for a renderer is longer.
+    render_max_wait_s: float = Field(default=20.0, gt=0)
     # Processes that render packs for each web worker (app/render_pool.py); 0: the web worker
     # renders itself. Default: one per CPU, at most 4.
     render_processes: int | None = Field(default=None, ge=0, le=8)
@@ -74,15 +74,6 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SECRET_KEY must be set to at least 32 random characters in production "
                 '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _threads_left_for_pages(self) -> "Settings":
-        if self.render_process_count + self.render_queue > 36:
-            raise ValueError(
-                "RENDER_PROCESSES + RENDER_QUEUE must be at most 36: each pack rendering or "
-                "waiting holds one of a worker's 40 threads, and pages need some"
             )
         return self
 

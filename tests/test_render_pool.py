@@ -102,10 +102,12 @@ def test_the_render_budget_holds_in_a_render_process(app, settings, supporter_da
         assert client.post("/api/letters", json=supporter_data).status_code == 200
 
 
-def test_past_the_queue_a_pack_is_refused_at_once_and_not_counted(app, settings, supporter_data):
-    """One render process, one pack waiting: of four packs sent at once while the process starts
-    (and lays out its first parts, about a second), two are refused."""
-    app.state.packs = RenderPool(settings.model_copy(update={"render_queue": 1}))
+def test_a_pack_that_would_wait_too_long_is_refused_at_once_and_not_counted(
+    app, settings, supporter_data
+):
+    """One render process, a bound shorter than one pack: of four packs sent at once while the
+    process starts (and lays out its first parts, about a second), three are refused."""
+    app.state.packs = RenderPool(settings.model_copy(update={"render_max_wait_s": 0.01}))
     body = {**supporter_data, "recipients": ["ombudsman"]}
     together = threading.Barrier(4)
 
@@ -120,14 +122,45 @@ def test_past_the_queue_a_pack_is_refused_at_once_and_not_counted(app, settings,
             thread.start()
         for thread in threads:
             thread.join(120)
-        assert sorted(r.status_code for r in results) == [200, 200, 503, 503]
+        assert sorted(r.status_code for r in results) == [200, 503, 503, 503]
         refused = [r for r in results if r.status_code == 503]
         assert all("waiting" in r.json()["detail"] for r in refused)
+        assert client.get("/api/stats").json()["generated"] == 1
+
+
+def test_a_hung_render_process_is_replaced_alone_and_the_others_go_on(
+    app, settings, supporter_data
+):
+    """A render stuck where the budget's watchdog cannot reach (here: the process stopped):
+    past twice its budget that process is killed and replaced; the other render process keeps
+    making packs throughout."""
+    update = {"render_processes": 2, "warm_up": True}  # so that a pack takes well under 0.5 s
+    app.state.packs = RenderPool(settings.model_copy(update=update))
+    app.state.warmed.clear()
+    app.state.settings = settings.model_copy(update={"render_budget_s": 0.5})
+    body = {**supporter_data, "recipients": ["ombudsman"]}
+    with TestClient(app) as client:
+        assert app.state.warmed.wait(120)
+        hung, healthy = render_processes()
+        os.kill(hung, signal.SIGSTOP)
+        results = []
+        threads = [
+            threading.Thread(target=lambda: results.append(client.post("/api/letters", json=body)))
+            for _ in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert sorted(r.status_code for r in results) == [200, 503]
+        assert healthy in render_processes()
+        assert hung not in render_processes()
+        assert client.post("/api/letters", json=body).status_code == 200
         assert client.get("/api/stats").json()["generated"] == 2
 
 
 def test_ready_once_every_render_process_has_laid_out_the_letters(app, settings):
-    update = {"warm_up": True, "render_processes": 2, "render_queue": 4}
+    update = {"warm_up": True, "render_processes": 2}
     app.state.packs = RenderPool(settings.model_copy(update=update))
     app.state.warmed.clear()
     with TestClient(app) as client:
@@ -216,7 +249,7 @@ def test_render_processes_start_by_themselves_once_what_stopped_them_is_mended(
         assert client.post("/api/letters", json=body).status_code == 200
 
 
-def test_by_default_one_render_process_per_cpu_and_threads_are_left_for_pages(
+def test_by_default_one_render_process_per_cpu(
     monkeypatch, tmp_path
 ):
     monkeypatch.delenv("RENDER_PROCESSES")
@@ -231,5 +264,5 @@ def test_by_default_one_render_process_per_cpu_and_threads_are_left_for_pages(
     quota.write_text("50000 100000\n")
     assert Settings().render_process_count == 1
     assert Settings(render_processes=0).render_process_count == 0
-    with pytest.raises(ValidationError, match="RENDER_PROCESSES \\+ RENDER_QUEUE"):
-        Settings(render_processes=8, render_queue=32)
+    with pytest.raises(ValidationError, match="render_max_wait_s"):
+        Settings(render_max_wait_s=0)

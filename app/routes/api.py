@@ -5,10 +5,11 @@ from datetime import date
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from app.campaign import Campaign, UnknownRecipient
+from app.campaign import Campaign, Recipient, UnknownRecipient
 from app.counts import public_stats
 from app.db import get_session
 from app.i18n import negotiate, render
@@ -152,28 +153,68 @@ def recipients(request: Request, session: Session = Depends(get_session)) -> lis
         },
         **LETTER_REFUSALS,
     },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Supporter"}}},
+        }
+    },
 )
-def create_letters(
-    supporter: Supporter, request: Request, session: Session = Depends(get_session)
-) -> Response:
+async def create_letters(request: Request) -> Response:
     """Renders the letters and counts them: one anonymous row per letter (official, language,
     country, day, token). Nothing else of the request is kept. Officials staff have paused are
     left out of "all" (`recipients` empty) and refused when named."""
+    # The body is read on the event loop, then checked (a drawn signature is decoded) and the
+    # campaign read in a worker thread; the pack waits for its renderer holding no thread and
+    # no database connection, and is counted in one short transaction once it is made.
+    body = await request.body()
+    order = await run_in_threadpool(_checked, request, body)
+    if isinstance(order, Response):
+        return order
+    supporter, chosen = order
+    today = date.today()
     campaign: Campaign = request.app.state.campaign
-    status, paused = steering(session)
+    budget = request.app.state.settings.render_budget_s
+    pdf = await request.app.state.packs.make_pack(
+        budget, supporter, chosen, today, pick_variants(campaign)
+    )
+    token = await run_in_threadpool(_count, request, supporter, chosen, today)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Letter-Token": token,
+            "Content-Disposition": f'attachment; filename="appeal-letters-{today.isoformat()}.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _checked(request: Request, body: bytes) -> tuple[Supporter, list[Recipient]] | Response:
+    try:
+        supporter = Supporter.model_validate_json(body)
+    except ValidationError as exc:
+        detail = [
+            {"loc": ["body", *problem["loc"]], "msg": problem["msg"], "type": problem["type"]}
+            for problem in exc.errors(include_input=False, include_url=False)
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+    campaign: Campaign = request.app.state.campaign
+    with request.app.state.reader() as session:
+        status, paused = steering(session)
     if not status.is_open:
         lang = negotiate(request.headers.get("accept-language"))
-        body = NotOpen(
+        refusal = NotOpen(
             detail=status.message_in(lang) or f"the campaign is {status.state}",
             state=status.state,
             message=status.message,
         )
-        return JSONResponse(body.model_dump(), status_code=409)
+        return JSONResponse(refusal.model_dump(), status_code=409)
     if supporter.language not in campaign.languages:
         languages = ", ".join(campaign.languages)
         return _problem("language", f"this campaign's letters are in {languages}", "language")
     try:
-        chosen = choose_writable(paused, campaign, supporter.recipients)
+        return supporter, choose_writable(paused, campaign, supporter.recipients)
     except UnknownRecipient as exc:
         return _problem(
             "recipients",
@@ -186,25 +227,21 @@ def create_letters(
             f"letters to {exc.recipient_id!r} are paused for now: {exc.reason}",
             "paused_recipient",
         )
-    # The checks' transaction ends here: no connection or SQLite write lock is held while the
-    # pack waits for its turn and renders.
-    session.commit()
-    today = date.today()
-    budget = request.app.state.settings.render_budget_s
-    pdf = request.app.state.packs.make_pack(
-        budget, supporter, chosen, today, pick_variants(campaign)
-    )
-    token = record_pack(session, chosen, supporter.language, supporter.country, today)
-    session.commit()
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={
-            "Letter-Token": token,
-            "Content-Disposition": f'attachment; filename="appeal-letters-{today.isoformat()}.pdf"',
-            "Cache-Control": "no-store",
-        },
-    )
+
+
+def _count(request: Request, supporter: Supporter, chosen: list[Recipient], today: date) -> str:
+    with request.app.state.sessionmaker.begin() as session:
+        return record_pack(session, chosen, supporter.language, supporter.country, today)
+
+
+def document_supporter(schema: dict) -> dict:
+    """Puts the supporter schema, which POST /api/letters reads itself (off the event loop),
+    into the OpenAPI document's components, where its request body refers to it."""
+    supporter = Supporter.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(supporter.pop("$defs", {}))
+    schemas["Supporter"] = supporter
+    return schema
 
 
 @router.post(

@@ -10,9 +10,9 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     """The process answers; says nothing about the database, so a database outage does not get
-    every instance restarted."""
+    every instance restarted. On the event loop: it answers when every worker thread is busy."""
     return {"status": "ok"}
 
 

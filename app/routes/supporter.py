@@ -6,19 +6,21 @@ Nothing a supporter types is kept between requests: each step posts every value 
 hidden fields, and only the anonymous rows of app/letters.py reach the database.
 """
 
+from dataclasses import dataclass
 from datetime import date
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
-from app.campaign import LANGUAGE_NAMES, Campaign
+from app.campaign import LANGUAGE_NAMES, Campaign, Recipient
 from app.counts import public_stats
 from app.db import get_session
 from app.errors import busy_response, problem_page
 from app.feed import atom_feed
-from app.forms import Checked, SupporterForm, check, valid_token
+from app.forms import SupporterForm, check, form_token_signed, new_form_token, valid_token
 from app.i18n import (
     BABEL_LOCALES,
     N_,
@@ -29,25 +31,13 @@ from app.i18n import (
     render,
     ui_language,
 )
-from app.letters import (
-    UnknownToken,
-    confirm_posted,
-    letters_of,
-    new_token,
-    record_pack_once,
-)
-from app.operations import (
-    campaign_status,
-    in_language,
-    paused_officials,
-    replies,
-    steering,
-    updates,
-)
+from app.letters import UnknownToken, confirm_posted, letters_of, record_pack_once
+from app.operations import in_language, paused_officials, replies, steering, updates
+from app.pack_queue import Busy
 from app.pdf import LetterRenderer
 from app.rich_text import linkify
 from app.share_image import share_image
-from app.turns import Busy
+from app.supporter import Supporter
 from app.variants import decode as decode_variants
 from app.variants import encode as encode_variants
 from app.variants import pick as pick_variants
@@ -200,43 +190,61 @@ def campaign_page(request: Request, session: Session = Depends(get_session)) -> 
     )
 
 
-def _refused_unless_open(request: Request, session: Session) -> HTMLResponse | None:
+# The form's posts read their body on the event loop, holding nothing else meanwhile, then do
+# the rest in a worker thread: the database and checking a drawn signature must not stop the
+# loop. Each reads in a short read-only transaction, closed before checking, rendering or
+# waiting for a render; a write is one short transaction at the end.
+
+
+def _form_page(request: Request, form: SupporterForm, **options: object) -> HTMLResponse:
+    with request.app.state.reader() as session:
+        return _campaign_page(request, session, form, **options)  # type: ignore[arg-type]
+
+
+def _open_steering(request: Request) -> dict[str, str] | None:
+    """The paused officials, or None when the campaign is paused or closed."""
+    with request.app.state.reader() as session:
+        state, paused = steering(session)
+    return paused if state.is_open else None
+
+
+def _not_open(request: Request) -> HTMLResponse:
     """Paused or closed: the form's posts get the campaign page, which shows staff's message
     and the counts instead of the form. Nothing is counted."""
-    if campaign_status(session).is_open:
-        return None
-    return _campaign_page(request, session, SupporterForm(), status=409)
+    return _form_page(request, SupporterForm(), status=409)
 
 
 @router.post("/edit", response_class=HTMLResponse)
-async def edit(request: Request, session: Session = Depends(get_session)) -> HTMLResponse:
+async def edit(request: Request) -> HTMLResponse:
     """Back from the preview to the form, with everything as the supporter left it."""
-    refused = _refused_unless_open(request, session)
-    if refused is not None:
-        return refused
-    form = SupporterForm.from_form(await request.form())
-    return _campaign_page(request, session, form)
+    data = await request.form()
+    return await run_in_threadpool(_edit, request, data)
 
 
-async def _checked(request: Request, session: Session) -> tuple[SupporterForm, Checked]:
-    form = SupporterForm.from_form(await request.form())
-    paused = paused_officials(session)
-    # Off the event loop: checking a drawn signature decodes its image.
-    return form, await run_in_threadpool(check, form, request.app.state.campaign, paused)
+def _edit(request: Request, data: FormData) -> HTMLResponse:
+    if _open_steering(request) is None:
+        return _not_open(request)
+    return _form_page(request, SupporterForm.from_form(data))
 
 
 @router.post("/preview", response_class=HTMLResponse)
-async def preview(request: Request, session: Session = Depends(get_session)) -> HTMLResponse:
+async def preview(request: Request) -> HTMLResponse:
     """The letters as the download will hold them: the variant paragraphs are picked here and
-    travel on in the form's hidden fields."""
-    refused = _refused_unless_open(request, session)
-    if refused is not None:
-        return refused
-    form, checked = await _checked(request, session)
-    if checked.errors:
-        return _campaign_page(request, session, form, errors=checked.errors, status=422)
-    lang = ui_language(request)
+    travel on in the form's hidden fields, with the token the letters will be counted under."""
+    data = await request.form()
+    return await run_in_threadpool(_preview, request, data)
+
+
+def _preview(request: Request, data: FormData) -> HTMLResponse:
+    paused = _open_steering(request)
+    if paused is None:
+        return _not_open(request)
+    form = SupporterForm.from_form(data)
     campaign: Campaign = request.app.state.campaign
+    checked = check(form, campaign, paused)
+    if checked.errors:
+        return _form_page(request, form, errors=checked.errors, status=422)
+    lang = ui_language(request)
     choice = decode_variants(form.variants, campaign)
     if choice is None:
         choice = pick_variants(campaign)
@@ -258,30 +266,40 @@ async def preview(request: Request, session: Session = Depends(get_session)) -> 
         ],
         letter_language=checked.supporter.language,  # type: ignore[union-attr]
         hidden=form.hidden_fields(),
-        token=new_token(),
+        token=new_form_token(_secret(request)),
     )
+
+
+def _secret(request: Request) -> str:
+    return request.app.state.settings.secret_key
 
 
 @router.post("/letters", response_class=HTMLResponse)
-async def create_letters(request: Request, session: Session = Depends(get_session)) -> HTMLResponse:
-    """Counts the letters once: the token was minted with the preview, so posting this again
-    (a reload, a double click) finds them counted."""
-    refused = _refused_unless_open(request, session)
-    if refused is not None:
-        return refused
-    form, checked = await _checked(request, session)
+async def create_letters(request: Request) -> HTMLResponse:
+    """Counts the letters once: the token was minted and signed with the preview, so posting
+    this again (a reload, a double click) finds them counted."""
+    data = await request.form()
+    return await run_in_threadpool(_create_letters, request, data)
+
+
+def _create_letters(request: Request, data: FormData) -> HTMLResponse:
+    paused = _open_steering(request)
+    if paused is None:
+        return _not_open(request)
+    form = SupporterForm.from_form(data)
+    checked = check(form, request.app.state.campaign, paused)
     if checked.errors:
-        return _campaign_page(request, session, form, errors=checked.errors, status=422)
+        return _form_page(request, form, errors=checked.errors, status=422)
     supporter = checked.supporter
     assert supporter is not None
-    token = (await request.form()).get("token", "")
-    if not isinstance(token, str) or not valid_token(token):
-        token = new_token()
-    record_pack_once(
-        session, token, checked.recipients, supporter.language, supporter.country, date.today()
-    )
-    session.commit()
-    return _thanks(request, session, form, token)
+    token = data.get("token", "")
+    if not isinstance(token, str) or not form_token_signed(_secret(request), token):
+        token = new_form_token(_secret(request))
+    with request.app.state.sessionmaker.begin() as session:
+        record_pack_once(
+            session, token, checked.recipients, supporter.language, supporter.country, date.today()
+        )
+    return _thanks(request, form, token)
 
 
 def _letters_listed(session: Session, campaign: Campaign, token: str, lang: str) -> list[dict]:
@@ -304,16 +322,19 @@ def _private_link(request: Request, token: str, lang: str) -> str:
     return f"{request.url_for('posted_page', token=token)}?lang={lang}"
 
 
-def _thanks(request: Request, session: Session, form: SupporterForm, token: str) -> HTMLResponse:
+def _thanks(request: Request, form: SupporterForm, token: str) -> HTMLResponse:
     lang = ui_language(request)
-    postage = request.app.state.campaign.case.postage
+    campaign: Campaign = request.app.state.campaign
+    with request.app.state.reader() as session:
+        letters = _letters_listed(session, campaign, token, lang)
+    postage = campaign.case.postage
     return _page(
         request,
         lang,
         "thanks.html",
         private=True,
         switch=False,
-        letters=_letters_listed(session, request.app.state.campaign, token, lang),
+        letters=letters,
         hidden=form.hidden_fields(),
         token=token,
         private_link=_private_link(request, token, lang),
@@ -326,52 +347,66 @@ def _not_found(request: Request) -> HTMLResponse:
     return _page(request, lang, "unknown_link.html", status=404, private=True)
 
 
+@dataclass(frozen=True)
+class _PackOrder:
+    """What a download renders, once checked: nothing of it is kept."""
+
+    supporter: Supporter
+    recipients: list[Recipient]
+    variants: dict[str, int]
+    only: str
+
+
 @router.post("/letters/pdf")
-async def download(request: Request, session: Session = Depends(get_session)) -> Response:
+async def download(request: Request) -> Response:
     """The PDF again, all letters or one: the values come back from the thank-you page with the
     token, so nothing is stored and nothing is counted twice. The variant paragraphs are those
-    the preview picked; a form that lost them gets a fresh pick."""
-    refused = _refused_unless_open(request, session)
-    if refused is not None:
-        return refused
-    form = SupporterForm.from_form(await request.form())
-    checked = await run_in_threadpool(check, form, request.app.state.campaign)
-    if checked.errors:
-        return _campaign_page(request, session, form, errors=checked.errors, status=422)
+    the preview picked; a form that lost them gets a fresh pick. While the pack waits for a
+    renderer, the request holds no thread and no database connection."""
     data = await request.form()
+    order = await run_in_threadpool(_pack_order, request, data)
+    if not isinstance(order, _PackOrder):
+        return order
+    today = date.today()
+    budget = request.app.state.settings.render_budget_s
+    try:
+        pdf = await request.app.state.packs.make_pack(
+            budget, order.supporter, order.recipients, today, order.variants
+        )
+    except Busy as error:
+        fields = [(name, str(value)) for name, value in data.multi_items()]
+        return busy_response(request, error, (f"/letters/pdf?lang={ui_language(request)}", fields))
+    name = f"appeal-letter-{order.only}" if order.only else "appeal-letters"
+    return pdf_response(pdf, f"{name}-{today.isoformat()}.pdf")
+
+
+def _pack_order(request: Request, data: FormData) -> _PackOrder | Response:
+    paused = _open_steering(request)
+    if paused is None:
+        return _not_open(request)
+    form = SupporterForm.from_form(data)
+    campaign: Campaign = request.app.state.campaign
+    checked = check(form, campaign)
+    if checked.errors:
+        return _form_page(request, form, errors=checked.errors, status=422)
     token, only = data.get("token", ""), data.get("recipient", "")
-    if not isinstance(token, str) or not valid_token(token):
+    if not isinstance(token, str) or not valid_token(token) or not isinstance(only, str):
         return _not_found(request)
     try:
-        ids = [recipient_id for recipient_id, _ in letters_of(session, token)]
+        with request.app.state.reader() as session:
+            ids = [recipient_id for recipient_id, _ in letters_of(session, token)]
     except UnknownToken:
         return _not_found(request)
     if only:
         if only not in ids:
             return _not_found(request)
-        ids = [str(only)]
-    campaign: Campaign = request.app.state.campaign
-    paused = paused_officials(session)
-    session.commit()  # nothing more to read: no connection is held while the pack renders
+        ids = [only]
     if all(recipient_id in paused for recipient_id in ids):
         return _paused_page(request, campaign, {rid: paused[rid] for rid in ids})
     ids = [recipient_id for recipient_id in ids if recipient_id not in paused]
-    recipients = campaign.choose(ids)
-    today = date.today()
-    supporter = checked.supporter
-    assert supporter is not None
+    assert checked.supporter is not None
     variants = decode_variants(form.variants, campaign) or pick_variants(campaign)
-    budget = request.app.state.settings.render_budget_s
-    # In a worker thread: the event loop must not stop while the pack waits its turn and renders.
-    try:
-        pdf = await run_in_threadpool(
-            request.app.state.packs.make_pack, budget, supporter, recipients, today, variants
-        )
-    except Busy as error:
-        fields = [(name, str(value)) for name, value in data.multi_items()]
-        return busy_response(request, error, (f"/letters/pdf?lang={ui_language(request)}", fields))
-    name = f"appeal-letter-{ids[0]}" if only else "appeal-letters"
-    return pdf_response(pdf, f"{name}-{today.isoformat()}.pdf")
+    return _PackOrder(checked.supporter, campaign.choose(ids), dict(variants), only)
 
 
 def _paused_page(request: Request, campaign: Campaign, paused: dict[str, str]) -> HTMLResponse:
@@ -422,16 +457,18 @@ def posted_page(
 
 
 @router.post("/posted/{token}", response_model=None)
-async def confirm(
-    request: Request, token: str, session: Session = Depends(get_session)
-) -> Response:
+async def confirm(request: Request, token: str) -> Response:
     """Marks the letters (or one of them) posted; a second confirmation changes nothing."""
     only = (await request.form()).get("recipient", "")
+    return await run_in_threadpool(_confirm, request, token, only)
+
+
+def _confirm(request: Request, token: str, only: object) -> Response:
     try:
-        confirm_posted(session, token, date.today(), [str(only)] if only else None)
+        with request.app.state.sessionmaker.begin() as session:
+            confirm_posted(session, token, date.today(), [str(only)] if only else None)
     except UnknownToken:
         return _not_found(request)
-    session.commit()
     lang = ui_language(request)
     return RedirectResponse(_private_link(request, token, lang) + "#posted", status_code=303)
 
