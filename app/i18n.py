@@ -34,9 +34,11 @@ ALPHABETS = {
     "kk": "аәбвгғдеёжзийкқлмнңоөпрстуұүфхһцчшщъыіьэюя",
 }
 
-_ACCEPT_ITEM = re.compile(
-    r"^\s*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([0-9.]+))?\s*$"
-)
+# Browsers send a few dozen characters; a longer header is cut at a range's end, not read on.
+ACCEPT_LANGUAGE_READ = 500
+ACCEPT_LANGUAGE_RANGES = 20
+_LANGUAGE_TAG = re.compile(r"([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*")
+_QUALITY = re.compile(r"[0-9.]{1,8}")
 
 
 def N_(message: str) -> str:  # noqa: N802 (the gettext convention for "translate later")
@@ -65,20 +67,38 @@ def gettext(lang: str, message: str, **variables: object) -> str:
 
 
 def negotiate(accept_language: str | None) -> str:
-    """The UI language the browser prefers among ours (RFC 9110 quality values)."""
+    """The UI language the browser prefers among ours (RFC 9110 quality values).
+
+    Split and matched piece by piece, each regular expression anchored on a short piece, so the
+    time taken grows with the (capped) header's length and no more: a header built to make a
+    pattern backtrack once held the whole process for seconds."""
+    header = accept_language or ""
+    if len(header) > ACCEPT_LANGUAGE_READ:
+        header = header[:ACCEPT_LANGUAGE_READ].rpartition(",")[0]
     ranked: list[tuple[float, int, str]] = []
-    for position, item in enumerate((accept_language or "").split(",")[:20]):
-        match = _ACCEPT_ITEM.match(item)
-        if not match:
-            continue
-        try:
-            quality = float(match.group(2)) if match.group(2) else 1.0
-        except ValueError:
-            continue
-        primary = match.group(1).lower()
-        if primary in UI_LANGUAGES and quality > 0:
-            ranked.append((-quality, position, primary))
+    for position, item in enumerate(header.split(",")[:ACCEPT_LANGUAGE_RANGES]):
+        tag, _, parameters = item.partition(";")
+        match = _LANGUAGE_TAG.fullmatch(tag.strip())
+        quality = _quality(parameters)
+        if match and quality:
+            primary = match.group(1).lower()
+            if primary in UI_LANGUAGES:
+                ranked.append((-quality, position, primary))
     return min(ranked)[2] if ranked else DEFAULT_UI_LANGUAGE
+
+
+def _quality(parameters: str) -> float:
+    """The weight after a language range's `;`, 1 without one, 0 when it cannot be read."""
+    if not parameters.strip():
+        return 1.0
+    name, _, value = parameters.partition("=")
+    value = value.strip()
+    if name.strip().lower() != "q" or not _QUALITY.fullmatch(value):
+        return 0.0
+    try:
+        return float(value)
+    except ValueError:
+        return 0.0
 
 
 def ui_language(request: Request) -> str:
