@@ -4,6 +4,7 @@ import logging
 import threading
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 from sqlalchemy.orm import sessionmaker
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -35,6 +36,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        # Pages, checks and the database run in worker threads, all sharing the GIL with the
+        # event loop: the more threads at once, the longer the loop waits its turn (40, the
+        # default, let /healthz wait 4 s in a burst). Figures in benchmarks/README.md.
+        to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         packs = app.state.packs
         if isinstance(packs, RenderPool):
             packs.start(warmed)
@@ -66,7 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.assets = build_assets(settings, campaign)
 
     app.add_middleware(RequestLog)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
+    )
     limits = {"letters": settings.rate_limit_letters, "login": settings.rate_limit_login}
     limiter = RateLimiter(limits, storage_url(settings.redis_url), settings.secret_key)
     app.add_middleware(RateLimit, limiter=limiter)

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = ""
     workers: int = Field(default=1, ge=1, le=64)
     max_body_bytes: int = 600_000
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    worker_threads: int = Field(default=4, ge=1, le=40)
     stale_after_days: int = Field(default=365, ge=1)
     redis_url: str = ""
     rate_limit_letters: str = "20/minute;200/hour"

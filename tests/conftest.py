@@ -23,6 +23,7 @@ KAZAKH_NAME = "Әсел Нұрғалиқызы Жүсіпова"
 # (test_rate_limits.py) set the limits they test. Server processes inherit these too.
 os.environ.setdefault("RATE_LIMIT_LETTERS", "100000/minute")
 os.environ.setdefault("RATE_LIMIT_LOGIN", "100000/minute")
+os.environ.setdefault("RATE_LIMIT_FORMS", "100000/minute")
 # Servers started by tests lay out letters' parts when first needed; test_app_factory.py tests the
 # warm-up itself.
 os.environ.setdefault("WARM_UP", "false")
