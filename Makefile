@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-test run migrate test lint format bench load soak bench-counts clean fuzz
+.PHONY: install install-test run migrate test lint format bench load soak burst bench-counts clean fuzz
 
 install:
 	scripts/install.sh
@@ -44,6 +44,11 @@ bench: install-test
 load: install-test
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
 	$(BIN)/python -m benchmarks.load --clients 16 --seconds 400 --max-packs 10000
+
+# Not part of `make test`: a launch, 200 supporters within one second on the default set-up.
+burst: install-test
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
+	$(BIN)/python -m benchmarks.burst --supporters 200 --within 1
 
 soak: install-test
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
