@@ -255,6 +255,26 @@ def cmd_official(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_update(args: argparse.Namespace, settings: Settings) -> int:
+    from app.db import SchemaBehind
+    from app.operations import delete_update, in_language, updates
+    from app.rich_text import first_line
+
+    try:
+        with database_session(settings) as session:
+            if args.action == "list":
+                for update in updates(session, limit=None):
+                    start = first_line(in_language(update.text, "en"))
+                    print(f"{update.id}\t{update.posted_on.isoformat()}\t{start}")
+                return 0
+            if not delete_update(session, args.id, command_line_actor()):
+                return _fail(f"there is no case update {args.id}")
+    except SchemaBehind as exc:
+        return _fail(str(exc))
+    print(f"deleted case update {args.id}", file=sys.stderr)
+    return 0
+
+
 def cmd_counts(args: argparse.Namespace, settings: Settings) -> int:
     """The running counts that every figure reads, against the letter rows: after a restore or
     a bulk load, or to be sure. Reads every letter, so it is a task for a quiet moment."""
@@ -333,6 +353,13 @@ def build_parser() -> argparse.ArgumentParser:
     resume = official_actions.add_parser("resume", help="offer this official again")
     resume.add_argument("id")
     official.set_defaults(handler=cmd_official)
+
+    update = commands.add_parser("update", help="list or delete case updates")
+    update_actions = update.add_subparsers(dest="action", required=True, metavar="ACTION")
+    update_actions.add_parser("list", help="id, date and first line of each, latest first")
+    delete = update_actions.add_parser("delete", help="delete one posted in error")
+    delete.add_argument("id", type=int)
+    update.set_defaults(handler=cmd_update)
 
     counts = commands.add_parser("counts", help="check or rebuild the letter counts")
     counts.add_argument(

@@ -8,7 +8,7 @@ from feedgen.feed import FeedGenerator
 
 from app.models import CaseUpdate
 from app.operations import in_language
-from app.rich_text import linkify
+from app.rich_text import first_line, linkify, plain_text
 
 
 def _stamp(value: datetime) -> datetime:
@@ -31,8 +31,10 @@ def atom_feed(
     for update in reversed(updates):  # feedgen puts the entry added last first
         entry = feed.add_entry()
         entry.id(f"{page_url}#update-{update.id}")
-        text = in_language(update.text, lang)
-        entry.title(f"{update.posted_on.isoformat()}: {text.splitlines()[0][:80]}")
+        # cleaned again for updates stored before texts were cleaned: one control character
+        # left the whole feed unwritable, in every language
+        text = plain_text(in_language(update.text, lang))
+        entry.title(f"{update.posted_on.isoformat()}: {first_line(text)}")
         entry.link(href=f"{page_url}#update-{update.id}")
         entry.published(datetime.combine(update.posted_on, time(), tzinfo=UTC))
         entry.updated(_stamp(update.created_at))

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.campaign import Campaign
 from app.models import OfflineLetters, Staff
 from app.operations import audit
+from app.rich_text import plain_text
 
 MAX_COUNT = 100_000
 MAX_NOTE = 500
@@ -56,7 +57,7 @@ def parse_entry(
     else:
         if not EARLIEST <= day <= today:
             errors["date"] = f"between {EARLIEST.isoformat()} and today"
-    note = note.strip()
+    note = plain_text(note)
     if len(note) > MAX_NOTE:
         errors["note"] = f"at most {MAX_NOTE} characters"
     if errors:

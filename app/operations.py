@@ -1,5 +1,6 @@
-"""Steering the campaign: open, pause or close it, pause one official, record replies and case
-updates. Every change is written to the audit log in the same transaction as the change itself."""
+"""Steering the campaign: open, pause or close it, pause one official, record replies, post and
+delete case updates. Every change is written to the audit log in the same transaction as the
+change itself, and every text staff give is stored as plain_text() makes it."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.campaign import Campaign, Recipient
 from app.models import AuditEntry, CampaignState, CaseUpdate, OfficialPause, Reply
+from app.rich_text import first_line, plain_text
 
 State = Literal["open", "paused", "closed"]
 STATES: tuple[State, ...] = ("open", "paused", "closed")
@@ -38,6 +40,12 @@ class Status:
 def in_language(texts: dict[str, str], lang: str) -> str:
     """A text staff gave per UI language: in `lang`, else English, else any given."""
     return texts.get(lang) or texts.get("en") or next(iter(texts.values()), "")
+
+
+def _per_language(texts: dict[str, str]) -> dict[str, str]:
+    """Texts staff gave per UI language, cleaned, the empty ones left out."""
+    cleaned = {lang: plain_text(text or "") for lang, text in texts.items()}
+    return {lang: text for lang, text in cleaned.items() if text}
 
 
 def now() -> datetime:
@@ -80,7 +88,7 @@ def steering(session: Session) -> tuple[Status, dict[str, str]]:
 def set_state(session: Session, state: str, message: dict[str, str], actor: str) -> Status:
     if state not in STATES:
         raise OperationError(f"state must be one of {', '.join(STATES)}")
-    message = {lang: text.strip() for lang, text in message.items() if text and text.strip()}
+    message = _per_language(message)
     unknown = set(message) - set(UI_LANGUAGES)
     if unknown:
         raise OperationError(f"message languages must be among {', '.join(UI_LANGUAGES)}")
@@ -106,16 +114,15 @@ def pause_official(
 ):
     if campaign.recipient(recipient_id) is None:
         raise OperationError(f"no official {recipient_id!r} in this campaign")
-    if not reason.strip():
+    reason = plain_text(reason)
+    if not reason:
         raise OperationError("say why the official is paused: --reason TEXT")
     pause = session.get(OfficialPause, recipient_id)
     if pause is None:
-        session.add(
-            OfficialPause(recipient_id=recipient_id, reason=reason.strip(), paused_at=now())
-        )
+        session.add(OfficialPause(recipient_id=recipient_id, reason=reason, paused_at=now()))
     else:
-        pause.reason = reason.strip()
-    audit(session, actor, "official paused", f"{recipient_id}: {reason.strip()}")
+        pause.reason = reason
+    audit(session, actor, "official paused", f"{recipient_id}: {reason}")
 
 
 def resume_official(session: Session, campaign: Campaign, recipient_id: str, actor: str) -> None:
@@ -140,13 +147,14 @@ def add_reply(
 ) -> None:
     if campaign.recipient(recipient_id) is None:
         raise OperationError(f"no official {recipient_id!r} in this campaign")
-    if not summary.strip():
+    summary = plain_text(summary)
+    if not summary:
         raise OperationError("the reply needs a short summary")
     session.add(
         Reply(
             recipient_id=recipient_id,
             received_on=received_on,
-            summary=summary.strip(),
+            summary=summary,
             created_at=now(),
         )
     )
@@ -158,16 +166,31 @@ def replies(session: Session) -> list[Reply]:
 
 
 def add_update(session: Session, posted_on: date, text: dict[str, str], actor: str) -> None:
-    text = {lang: value.strip() for lang, value in text.items() if value and value.strip()}
+    text = _per_language(text)
     if not text:
         raise OperationError("the update needs a text in at least one language")
     if set(text) - set(UI_LANGUAGES):
         raise OperationError(f"update languages must be among {', '.join(UI_LANGUAGES)}")
-    session.add(CaseUpdate(posted_on=posted_on, text=text, created_at=now()))
-    audit(session, actor, "case update posted", posted_on.isoformat())
+    update = CaseUpdate(posted_on=posted_on, text=text, created_at=now())
+    session.add(update)
+    session.flush()  # its id, for the audit log and `letter-campaign update delete`
+    audit(session, actor, "case update posted", f"#{update.id} of {posted_on.isoformat()}")
 
 
-def updates(session: Session, limit: int = 50) -> list[CaseUpdate]:
+def delete_update(session: Session, update_id: int, actor: str) -> bool:
+    """For an update posted in error; returns whether there was one. The audit log keeps its
+    date and the start of its English (or first) text."""
+    update = session.get(CaseUpdate, update_id)
+    if update is None:
+        return False
+    session.execute(delete(CaseUpdate).where(CaseUpdate.id == update_id))
+    start = first_line(in_language(update.text, "en"))
+    detail = f"#{update_id} of {update.posted_on.isoformat()}: {start}"
+    audit(session, actor, "case update deleted", detail)
+    return True
+
+
+def updates(session: Session, limit: int | None = 50) -> list[CaseUpdate]:
     return list(
         session.scalars(
             select(CaseUpdate)

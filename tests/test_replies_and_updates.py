@@ -5,8 +5,9 @@ log on the dashboard."""
 from datetime import date
 from xml.etree import ElementTree
 
-from tests.html_pages import Page
+from tests.html_pages import Page, text_of
 from tests.staff_pages import dashboard_token, tables
+from tests.test_campaign_operations import cli
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> & "quotes"'
@@ -144,3 +145,81 @@ def test_every_staff_action_is_in_the_audit_log(staff_client):
     assert actions[:2] == ["case update posted", "reply recorded"]
     assert set(actions[2:]) >= {"official paused", "campaign paused"}
     assert any("paper" in action for action in actions)
+
+
+def posted_updates(client) -> dict[str, str]:
+    """The dashboard's list of updates: id -> the text shown."""
+    page = Page(client.get("/dashboard").text)
+    return {li.get("data-update"): text_of(li) for li in page.all("#updates-posted li")}
+
+
+def delete_from_dashboard(client, update_id: str):
+    """Press the update's Delete button: post its form as the page gives it."""
+    selector = f'#updates-posted li[data-update="{update_id}"] form'
+    page = Page(client.get("/dashboard").text)
+    action = page.one(selector).get("action")
+    return client.post(action, data=dict(page.form_values(selector)), follow_redirects=False)
+
+
+def entries(client) -> list[str]:
+    feed = ElementTree.fromstring(client.get("/updates.atom?lang=en").content)  # noqa: S314
+    return [e.find(f"{ATOM}content").text for e in feed.findall(f"{ATOM}entry")]
+
+
+def test_staff_delete_an_update_from_the_dashboard_and_the_audit_log_says_so(staff_client):
+    post_update(staff_client, "2026-05-01", en="Posted in error.\nSecond line.")
+    post_update(staff_client, "2026-06-01", en=LINKED)
+    [wrong] = [i for i, text in posted_updates(staff_client).items() if "in error" in text]
+    deleted = delete_from_dashboard(staff_client, wrong)
+    assert deleted.status_code == 303
+    assert deleted.headers["location"] == "/dashboard#updates"
+    assert list(posted_updates(staff_client)) != [] and wrong not in posted_updates(staff_client)
+    assert "Posted in error." not in Page(staff_client.get("/?lang=en").text).text("#updates")
+    assert len(entries(staff_client)) == 1
+    rows = tables(staff_client.get("/dashboard").text)["audit-log"][1:]
+    assert rows[0][1:] == [
+        "staff@example.org",
+        "case update deleted",
+        f"#{wrong} of 2026-05-01: Posted in error.",
+    ]
+    assert rows[1][2:] == ["case update posted", f"#{int(wrong) + 1} of 2026-06-01"]
+    token = dashboard_token(staff_client)
+    again = staff_client.post(f"/dashboard/updates/{wrong}/delete", data={"csrf_token": token})
+    assert again.status_code == 404
+
+
+def test_deleting_an_update_needs_a_session_and_its_token(staff_client, client):
+    post_update(staff_client, "2026-05-01", en="Stays.")
+    [kept] = posted_updates(staff_client)
+    forged = staff_client.post(f"/dashboard/updates/{kept}/delete", data={"csrf_token": "x"})
+    assert forged.status_code == 403
+    staff_client.cookies.clear()
+    anonymous = client.post(f"/dashboard/updates/{kept}/delete", follow_redirects=False)
+    assert anonymous.status_code == 303 and anonymous.headers["location"] == "/login"
+    assert len(entries(client)) == 1
+
+
+def test_the_command_line_lists_and_deletes_updates(staff_client, database_url, tmp_path):
+    post_update(staff_client, "2026-05-01", ru="Только по-русски.")
+    post_update(staff_client, "2026-06-01", en=LINKED, ru="Заседание перенесено.")
+    listed = cli(database_url, tmp_path, "update", "list")
+    assert listed.returncode == 0, listed.stderr
+    lines = [line.split("\t") for line in listed.stdout.splitlines()]
+    assert [line[1:] for line in lines] == [
+        ["2026-06-01", LINKED],
+        ["2026-05-01", "Только по-русски."],
+    ]
+    older = lines[1][0]
+    deleted = cli(database_url, tmp_path, "update", "delete", older)
+    assert deleted.returncode == 0, deleted.stderr
+    assert f"deleted case update {older}" in deleted.stderr
+    assert list(posted_updates(staff_client)) == [lines[0][0]]
+    assert len(entries(staff_client)) == 1
+    rows = tables(staff_client.get("/dashboard").text)["audit-log"][1:]
+    assert rows[0][1].startswith("command line (")
+    assert rows[0][2:] == ["case update deleted", f"#{older} of 2026-05-01: Только по-русски."]
+    unknown = cli(database_url, tmp_path, "update", "delete", older)
+    assert unknown.returncode == 2
+    assert f"there is no case update {older}" in unknown.stderr
+    not_a_number = cli(database_url, tmp_path, "update", "delete", "first")
+    assert not_a_number.returncode == 2 and "invalid int value" in not_a_number.stderr

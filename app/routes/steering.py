@@ -1,5 +1,5 @@
 """Staff steering the campaign from the dashboard: open, pause or close it with a public message,
-pause and resume one official, record an official's reply, post a case update.
+pause and resume one official, record an official's reply, post and delete a case update.
 
 Each form carries the session's CSRF token; each change and its audit entry are one transaction
 (app/operations.py), so what staff see on any instance is what every supporter gets.
@@ -8,7 +8,7 @@ Each form carries the session's CSRF token; each change and its audit entry are 
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -17,6 +17,7 @@ from app.operations import (
     OperationError,
     add_reply,
     add_update,
+    delete_update,
     pause_official,
     resume_official,
     set_state,
@@ -130,4 +131,11 @@ def post_update(
         add_update(db, _day(posted_on), texts, _actor(db, row))
     except OperationError as exc:
         return _not_done(request, db, str(exc), "updates")
+    return _done(db, "updates")
+
+
+@router.post("/dashboard/updates/{update_id}/delete")
+def remove_update(update_id: int, row: FormSession, db: DB) -> Response:
+    if not delete_update(db, update_id, _actor(db, row)):
+        raise HTTPException(404, "no such case update")
     return _done(db, "updates")
