@@ -24,7 +24,10 @@ FIRST_LOCK = timedelta(seconds=30)
 LONGEST_LOCK = timedelta(hours=1)
 LOGIN_FORM_MAX_AGE = 3600
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_EMAIL = re.compile(
+    r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]+$"
+)
 _hasher = PasswordHasher()
 _dummy_hash: str | None = None
 
@@ -53,6 +56,10 @@ def utc_now() -> datetime:
 def as_utc(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything stored here is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def has_control_characters(text: str) -> bool:
+    return _CONTROL.search(text) is not None
 
 
 def normalise_email(email: str) -> str:

@@ -35,6 +35,7 @@ from app.staff import (
     close_session,
     csrf_matches,
     find_session,
+    has_control_characters,
     login_token_matches,
     new_login_token,
     open_session,
@@ -53,6 +54,7 @@ LOGIN_REFUSED = (
     "and then even the right password is refused: try again later, or ask whoever runs the "
     "service (letter-campaign staff list shows locks)."
 )
+EMAIL_CONTROL = "The email address cannot contain control characters."
 COUNTRY_NAMES = Locale("en").territories
 
 router = APIRouter(include_in_schema=False)
@@ -119,10 +121,13 @@ def refused(request: Request, _: CsrfRefused) -> Response:
 # --- logging in and out -------------------------------------------------------------------------
 
 
-def _login_page(request: Request, status: int = 200, error: str = "", email: str = "") -> Response:
-    """The form, with a fresh signed token in both a cookie and a hidden field."""
+def _login_page(
+    request: Request, status: int = 200, error: str = "", email: str = "", invalid: str = ""
+) -> Response:
+    """The form, with a fresh signed token in both a cookie and a hidden field; `invalid` names
+    the field the error is about, if it is about one."""
     token = new_login_token(_secret(request))
-    context = {"csrf_token": token, "error": error, "email": email}
+    context = {"csrf_token": token, "error": error, "email": email, "invalid": invalid}
     response = _render(request, "staff/login.html", context, status)
     response.set_cookie(
         LOGIN_COOKIE,
@@ -158,6 +163,10 @@ def login(
     if not login_token_matches(secret, request.cookies.get(LOGIN_COOKIE), csrf_token):
         message = "The login form had expired. Please try again."
         return _login_page(request, 403, message, email)
+    if has_control_characters(email):
+        # No staff address holds one, and PostgreSQL refuses a NUL: answered before any query,
+        # and not shown back. Says nothing about accounts, so it may say what is wrong.
+        return _login_page(request, 422, EMAIL_CONTROL, invalid="email")
     try:
         staff = authenticate(db, email, password, now)
     except LoginRefused:
