@@ -1,13 +1,23 @@
 """Staff accounts, their passwords, login sessions and CSRF tokens.
 
 All of it lives in the database, never in process memory: a session opened on one instance is
-valid on every other one behind the load balancer, and a lock set after failed logins holds on all
-of them. Nothing here knows about supporters.
+valid on every other one behind the load balancer, and failed logins slow guessing on all of them.
+Nothing here knows about supporters.
+
+Guessing is slowed per account and client, and per account across all clients. A client is its
+address (an IPv6 /64) or, for a browser that logged in to this account before, its device cookie;
+either is stored only as a keyed hash (HMAC with SECRET_KEY). Each client gets a few free tries,
+then a lock that doubles, so a stranger locks out only themselves. All clients together get a
+budget of failures per hour and per day; once it is spent, only browsers holding the account's
+device cookie may try, so a crowd of strangers cannot lock the owner out either.
 """
 
 import hashlib
+import hmac
+import ipaddress
 import re
 import secrets
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -16,13 +26,20 @@ from itsdangerous import BadSignature, Signer, TimestampSigner
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from app.models import Staff, StaffSession
+from app.models import LoginFailure, Staff, StaffSession
 
 MIN_PASSWORD_LENGTH = 12
+LOGIN_FORM_MAX_AGE = 3600
+# Per client: free tries, then a lock doubling from 30 s to an hour. One client alone gets at
+# most 11 tries in its first hour and about 35 a day.
 FREE_ATTEMPTS = 5
 FIRST_LOCK = timedelta(seconds=30)
 LONGEST_LOCK = timedelta(hours=1)
-LOGIN_FORM_MAX_AGE = 3600
+# Per account, all clients together: above what one client can do alone, so that one stranger
+# cannot close the account to new browsers; at most 60 guesses a day, however many clients.
+ACCOUNT_CEILINGS = ((timedelta(hours=1), 20), (timedelta(days=1), 60))
+FAILURE_MEMORY = timedelta(days=1)
+DEVICE_MAX_AGE = 90 * 24 * 3600
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _EMAIL = re.compile(
@@ -41,7 +58,8 @@ class LoginRefused(Exception):
 
 
 class LoginLocked(LoginRefused):
-    """Too many failed logins for this account: it opens again at `until`."""
+    """Too many failed logins from this client, or for this account from new browsers: they may
+    try again at `until`."""
 
     def __init__(self, until: datetime) -> None:
         super().__init__(until)
@@ -78,9 +96,7 @@ def add_staff(db: Session, email: str, password: str, now: datetime) -> Staff:
         raise StaffError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     if db.scalar(select(Staff.id).where(Staff.email == email)) is not None:
         raise StaffError(f"{email} already has an account")
-    staff = Staff(
-        email=email, password_hash=_hasher.hash(password), failed_logins=0, created_at=now
-    )
+    staff = Staff(email=email, password_hash=_hasher.hash(password), created_at=now)
     db.add(staff)
     db.flush()
     return staff
@@ -92,19 +108,19 @@ def remove_staff(db: Session, email: str) -> bool:
     if staff_id is None:
         return False
     db.execute(delete(StaffSession).where(StaffSession.staff_id == staff_id))
+    db.execute(delete(LoginFailure).where(LoginFailure.staff_id == staff_id))
     db.execute(delete(Staff).where(Staff.id == staff_id))
     return True
 
 
 def unlock_staff(db: Session, email: str) -> bool:
-    """Lift a lock after failed logins. A lock is answered like any wrong login, so a stranger
-    guessing can keep an account locked; staff then ask whoever runs the service."""
-    done = db.execute(
-        update(Staff)
-        .where(Staff.email == normalise_email(email))
-        .values(failed_logins=0, locked_until=None)
-    )
-    return bool(done.rowcount)  # type: ignore[attr-defined]
+    """Forget the account's failed logins: every client's lock and the account's spent budget.
+    For staff on a new browser while strangers keep the budget spent."""
+    staff_id = db.scalar(select(Staff.id).where(Staff.email == normalise_email(email)))
+    if staff_id is None:
+        return False
+    db.execute(delete(LoginFailure).where(LoginFailure.staff_id == staff_id))
+    return True
 
 
 def list_staff(db: Session, now: datetime) -> list[tuple[Staff, int]]:
@@ -124,8 +140,19 @@ def list_staff(db: Session, now: datetime) -> list[tuple[Staff, int]]:
 def describe(staff: Staff, sessions: int, now: datetime) -> str:
     """One line of `letter-campaign staff list`: tab-separated, for people and for cut(1)."""
     fields = [staff.email, f"created {as_utc(staff.created_at):%Y-%m-%d}", f"{sessions} sessions"]
-    if staff.locked_until is not None and as_utc(staff.locked_until) > now:
-        fields.append(f"locked until {as_utc(staff.locked_until):%Y-%m-%d %H:%M} UTC")
+    failures = [f for f in staff.login_failures if as_utc(f.failed_at) > now - FAILURE_MEMORY]
+    if failures:
+        fields.append(f"{len(failures)} failed logins in 24 h")
+    locks = [
+        until
+        for client in {f.client for f in failures}
+        if (until := client_locked_until(failures, client)) and until > now
+    ]
+    if locks:
+        fields.append(f"locked until {max(locks):%Y-%m-%d %H:%M} UTC for {len(locks)} clients")
+    closed = new_clients_refused_until(failures, now)
+    if closed:
+        fields.append(f"new browsers refused until {closed:%Y-%m-%d %H:%M} UTC")
     return "\t".join(fields)
 
 
@@ -139,45 +166,103 @@ def lock_period(failures: int) -> timedelta:
     return min(FIRST_LOCK * 2 ** min(failures - FREE_ATTEMPTS, 16), LONGEST_LOCK)
 
 
-def authenticate(db: Session, email: str, password: str, now: datetime) -> Staff:
+def client_locked_until(failures: Iterable[LoginFailure], client: str) -> datetime | None:
+    """When this client may try again after its recent failures, if it is locked at all."""
+    times = sorted(as_utc(f.failed_at) for f in failures if f.client == client)
+    lock = lock_period(len(times))
+    return times[-1] + lock if lock else None
+
+
+def new_clients_refused_until(failures: Iterable[LoginFailure], now: datetime) -> datetime | None:
+    """While the account's budget of failures is spent, when it opens again: once enough of the
+    counted failures have left their window."""
+    times = sorted(as_utc(f.failed_at) for f in failures)
+    closed = [
+        recent[-ceiling] + window
+        for window, ceiling in ACCOUNT_CEILINGS
+        if len(recent := [t for t in times if t > now - window]) >= ceiling
+    ]
+    return max(closed, default=None)
+
+
+def client_key(secret: str, address: str) -> str:
+    """The keyed hash a client's address is known by: IPv6 per /64, which one subscriber
+    usually holds whole, and IPv4 (also written as IPv6) per address."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:  # not an address: the test client's "testclient", say
+        network = address
+    else:
+        if isinstance(ip, ipaddress.IPv6Address):
+            network = str(ip.ipv4_mapped or ipaddress.ip_network(f"{ip}/64", strict=False))
+        else:
+            network = str(ip)
+    return _keyed(secret, f"address {network}")
+
+
+def _keyed(secret: str, text: str) -> str:
+    return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+def authenticate(
+    db: Session,
+    email: str,
+    password: str,
+    now: datetime,
+    *,
+    secret: str,
+    address: str,
+    device: str | None = None,
+) -> Staff:
     """The staff member whose password this is, or LoginRefused / LoginLocked.
 
-    A locked account is refused without its password being checked, so guessing stops while it
-    is locked; the same hashing work is done all the same, so that neither an unknown address
-    nor a lock shows in the time the answer takes. The caller commits either way: the failure
-    counter is part of the answer.
+    `address` is the client's, `device` its device cookie if it sent one. A locked client, or a
+    new browser while the account's budget is spent, is refused without its password being
+    checked; the same hashing work is done all the same, so that neither an unknown address nor
+    a lock shows in the time the answer takes. The try is counted as a failure before the
+    check (and forgotten if it succeeds), with the account's row locked meanwhile, so that
+    concurrent guesses see each other. The caller commits either way.
     """
     try:
         email = normalise_email(email)
     except StaffError:
         raise LoginRefused() from None
-    staff = db.scalar(select(Staff).where(Staff.email == email))
-    # End the read before the deliberately slow hash check: on SQLite a transaction holds the
+    db.execute(delete(LoginFailure).where(LoginFailure.failed_at <= now - FAILURE_MEMORY))
+    staff = db.scalar(select(Staff).where(Staff.email == email).with_for_update())
+    client, refused_until = "", None
+    if staff is not None:
+        known = _device_nonce(secret, device, staff, now)
+        client = _keyed(secret, f"device {known}") if known else client_key(secret, address)
+        failures = db.scalars(
+            select(LoginFailure).where(
+                LoginFailure.staff_id == staff.id, LoginFailure.failed_at > now - FAILURE_MEMORY
+            )
+        ).all()
+        locks = [client_locked_until(failures, client)]
+        if not known:
+            locks.append(new_clients_refused_until(failures, now))
+        refused_until = max((t for t in locks if t and t > now), default=None)
+        if refused_until is None:
+            db.add(LoginFailure(staff_id=staff.id, client=client, failed_at=now))
+    # End the transaction before the deliberately slow hash check: on SQLite it holds the
     # database's write lock, and supporters' downloads should not wait for a login.
     db.commit()
     if staff is None:
         _verify(_dummy(), password)  # the same work as for a real account: no timing tell
         raise LoginRefused()
-    if staff.locked_until is not None and as_utc(staff.locked_until) > now:
+    if refused_until is not None:
         _verify(_dummy(), password)
-        raise LoginLocked(as_utc(staff.locked_until))
-    if _verify(staff.password_hash, password):
-        values: dict = {"failed_logins": 0, "locked_until": None}
-        if _hasher.check_needs_rehash(staff.password_hash):
-            values["password_hash"] = _hasher.hash(password)
-        db.execute(update(Staff).where(Staff.id == staff.id).values(**values))
-        return staff
-    failures = db.scalar(
-        update(Staff)
-        .where(Staff.id == staff.id)
-        .values(failed_logins=Staff.failed_logins + 1)
-        .returning(Staff.failed_logins)
+        raise LoginLocked(refused_until)
+    if not _verify(staff.password_hash, password):
+        raise LoginRefused()
+    db.execute(
+        delete(LoginFailure).where(LoginFailure.staff_id == staff.id, LoginFailure.client == client)
     )
-    lock = lock_period(failures or 0)
-    if lock:
-        db.execute(update(Staff).where(Staff.id == staff.id).values(locked_until=now + lock))
-        raise LoginLocked(now + lock)
-    raise LoginRefused()
+    if _hasher.check_needs_rehash(staff.password_hash):
+        db.execute(
+            update(Staff).where(Staff.id == staff.id).values(password_hash=_hasher.hash(password))
+        )
+    return staff
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -192,6 +277,34 @@ def _dummy() -> str:
     if _dummy_hash is None:
         _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
     return _dummy_hash
+
+
+# --- device cookies: browsers that logged in to an account before ------------------------------
+
+
+def _device_signer(secret: str) -> Signer:
+    return Signer(secret, salt="letter-campaign.staff-device")
+
+
+def new_device_cookie(staff: Staff, secret: str, now: datetime) -> str:
+    """Given at each login: the browser may try this account while strangers have spent its
+    budget of failures."""
+    value = f"{staff.id}.{int(now.timestamp())}.{secrets.token_urlsafe(16)}"
+    return _device_signer(secret).sign(value).decode()
+
+
+def _device_nonce(secret: str, cookie: str | None, staff: Staff, now: datetime) -> str | None:
+    """The random part of a device cookie that we gave for this account in the last
+    DEVICE_MAX_AGE seconds."""
+    try:
+        value = _device_signer(secret).unsign(cookie or "").decode()
+        staff_id, issued, nonce = value.split(".", 2)
+        age = now.timestamp() - int(issued)
+    except (BadSignature, ValueError):
+        return None
+    if staff_id != str(staff.id) or age > DEVICE_MAX_AGE:
+        return None
+    return nonce
 
 
 # --- sessions -----------------------------------------------------------------------------------

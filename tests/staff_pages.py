@@ -5,6 +5,8 @@ from html.parser import HTMLParser
 
 import httpx
 
+from tests.html_pages import Page
+
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -21,6 +23,18 @@ def log_in(client, email: str, password: str) -> httpx.Response:
         "/login",
         data={"email": email, "password": password, "csrf_token": token},
         follow_redirects=False,
+    )
+
+
+def refusal(response: httpx.Response) -> tuple:
+    """What a failed login shows: status, the page's message, headers that could tell more."""
+    page = Page(response.text)
+    return (
+        response.status_code,
+        page.text("#login-error"),
+        response.headers.get("retry-after"),
+        "staff_session=" in response.headers.get("set-cookie", ""),
+        "staff_device=" in response.headers.get("set-cookie", ""),
     )
 
 

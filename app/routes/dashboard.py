@@ -29,6 +29,7 @@ from app.offline import (
 )
 from app.operations import staff_view
 from app.staff import (
+    DEVICE_MAX_AGE,
     LOGIN_FORM_MAX_AGE,
     LoginRefused,
     authenticate,
@@ -37,6 +38,7 @@ from app.staff import (
     find_session,
     has_control_characters,
     login_token_matches,
+    new_device_cookie,
     new_login_token,
     open_session,
     utc_now,
@@ -46,13 +48,15 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 SESSION_COOKIE = "staff_session"
 LOGIN_COOKIE = "staff_login_form"
+DEVICE_COOKIE = "staff_device"
 CHART_DAYS = 60
 PAPER_ENTRIES_SHOWN = 200
 NO_STORE = {"Cache-Control": "no-store"}
 LOGIN_REFUSED = (
-    "Wrong email or password. After several failed logins an account is locked for a while, "
-    "and then even the right password is refused: try again later, or ask whoever runs the "
-    "service (letter-campaign staff list shows locks)."
+    "Wrong email or password. After several failed logins from one connection, or many for "
+    "one account, logins are refused for a while, even with the right password: try again "
+    "later, from a browser you logged in with before, or ask whoever runs the service "
+    "(letter-campaign staff list shows locks)."
 )
 EMAIL_CONTROL = "The email address cannot contain control characters."
 COUNTRY_NAMES = Locale("en").territories
@@ -168,7 +172,15 @@ def login(
         # and not shown back. Says nothing about accounts, so it may say what is wrong.
         return _login_page(request, 422, EMAIL_CONTROL, invalid="email")
     try:
-        staff = authenticate(db, email, password, now)
+        staff = authenticate(
+            db,
+            email,
+            password,
+            now,
+            secret=secret,
+            address=request.client.host if request.client else "",
+            device=request.cookies.get(DEVICE_COOKIE),
+        )
     except LoginRefused:
         # One answer for an unknown address, a wrong password and a locked account: a lock
         # would tell a stranger guessing addresses that this one belongs to staff.
@@ -186,6 +198,15 @@ def login(
         path="/",
         httponly=True,
         samesite="lax",
+        secure=_secure(request),
+    )
+    response.set_cookie(
+        DEVICE_COOKIE,
+        new_device_cookie(staff, secret, now),
+        max_age=DEVICE_MAX_AGE,
+        path="/login",
+        httponly=True,
+        samesite="strict",
         secure=_secure(request),
     )
     response.delete_cookie(LOGIN_COOKIE, path="/login", secure=_secure(request), httponly=True)
