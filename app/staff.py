@@ -31,7 +31,7 @@ from app.models import LoginFailure, Staff, StaffSession
 MIN_PASSWORD_LENGTH = 12
 LOGIN_FORM_MAX_AGE = 3600
 # Per client: free tries, then a lock doubling from 30 s to an hour. One client alone gets at
-# most 11 tries in its first hour and about 35 a day.
+# most 11 tries in an hour and 34 in a day.
 FREE_ATTEMPTS = 5
 FIRST_LOCK = timedelta(seconds=30)
 LONGEST_LOCK = timedelta(hours=1)
