@@ -348,7 +348,7 @@ def test_an_account_locked_by_guessing_is_unlocked_from_the_command_line(
     assert actions == ["staff account unlocked"]
 
 
-def test_repeated_failed_logins_lock_the_account_for_longer_each_time(
+def test_repeated_failed_logins_lock_the_client_for_longer_each_time(
     app, client, staff_account, clock
 ):
     for attempt in range(1, FREE_ATTEMPTS + 1):
