@@ -11,6 +11,9 @@ from pathlib import Path
 
 from httptools import HttpParserError
 from pydantic import ValidationError
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -120,9 +123,49 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+class DatabaseUnusable(Exception):
+    """The database cannot be reached or opened; the message names it (without its password)
+    and the cause, on one line, where a traceback used to be."""
+
+
+def shown_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "in DATABASE_URL, which is not a database URL (not shown: it may hold a password)"
+
+
+def open_database(url: str, *, migrated: bool = True) -> Engine:
+    """An engine on a database that answers and, when `migrated`, has this code's schema
+    (else SchemaBehind)."""
+    from app.db import check_schema, make_engine
+
+    try:
+        engine = make_engine(url)
+        try:
+            if migrated:
+                check_schema(engine)
+            else:
+                engine.connect().close()
+        except BaseException:
+            engine.dispose()
+            raise
+    except (SQLAlchemyError, OSError, ImportError) as exc:
+        raise DatabaseUnusable(f"cannot use the database {shown_url(url)}: {cause(exc)}") from None
+    return engine
+
+
+def cause(exc: Exception) -> str:
+    """The driver's own words (SQLAlchemy's wrapping adds a link), on one line."""
+    original = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
+    words = " ".join(line.strip() for line in str(original).splitlines() if line.strip())
+    return words or type(original).__name__
+
+
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from app.db import migrate
 
+    open_database(settings.database_url, migrated=False).dispose()
     migrate(settings.database_url)
     print("database is up to date", file=sys.stderr)
     return 0
@@ -131,9 +174,14 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from app.db import SchemaBehind
     from app.logs import logging_config
 
     load_campaign(settings.campaign_dir)
+    try:
+        open_database(settings.database_url).dispose()
+    except SchemaBehind as exc:
+        return _fail(str(exc))
     uvicorn.run(
         "app.main:create_served_app",
         factory=True,
@@ -205,11 +253,8 @@ def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
 @contextmanager
 def database_session(settings: Settings) -> Iterator[Session]:
     """A session on a migrated database, committed when the block ends without error."""
-    from app.db import check_schema, make_engine
-
-    engine = make_engine(settings.database_url)
+    engine = open_database(settings.database_url)
     try:
-        check_schema(engine)
         with Session(engine) as session, session.begin():
             yield session
     finally:
@@ -377,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     try:
         return args.handler(args, settings)
-    except CampaignError as exc:
+    except (CampaignError, DatabaseUnusable) as exc:
         return _fail(str(exc))
 
 
