@@ -56,7 +56,7 @@ soak: install-test
 
 # Not part of `make test`: issue 10, counts at scale. Drops and refills its own databases.
 BENCH_POSTGRES ?= postgresql+psycopg://postgres@127.0.0.1:5432/letter_campaign_bench
-bench-counts: install
+bench-counts: install-test
 	mkdir -p var
 	$(BIN)/python -m benchmarks.bench_counts --database sqlite:///var/bench-counts.db \
 		--letters 100000 1000000
