@@ -74,7 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
     )
-    limits = {"letters": settings.rate_limit_letters, "login": settings.rate_limit_login}
+    limits = {
+        "letters": settings.rate_limit_letters,
+        "login": settings.rate_limit_login,
+        "forms": settings.rate_limit_forms,
+    }
     limiter = RateLimiter(limits, storage_url(settings.redis_url), settings.secret_key)
     app.add_middleware(RateLimit, limiter=limiter)
     app.add_middleware(SecurityHeaders)

@@ -1,10 +1,12 @@
-"""Rate limits per client on making letters and on logging in, shared by every instance.
+"""Rate limits per client on making letters, on logging in and on every other form post, shared
+by every instance.
 
 The counters live in process memory by default and in Redis (through the `limits` library) when
 REDIS_URL is set, so several instances behind a load balancer count together. A client is known
 only by a keyed hash of its address (HMAC with SECRET_KEY), and each counter expires with its
 window (a sliding window weighs the previous one too, so at most two windows): no IP address is
-ever stored, and no trace of a client outlives that.
+ever stored, and no trace of a client outlives that. An IPv6 client counts by its /64, the
+block one household or one server is given, as an IPv4 client counts by its address.
 
 Behind a proxy, set FORWARDED_ALLOW_IPS so the client's own address is counted, not the proxy's.
 """
@@ -12,6 +14,7 @@ Behind a proxy, set FORWARDED_ALLOW_IPS so the client's own address is counted, 
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import logging
 import math
 import secrets
@@ -32,19 +35,48 @@ from app.i18n import N_, gettext, ui_language
 LOGGER = logging.getLogger("letter_campaign.ratelimit")
 REDIS_TIMEOUT_S = 0.5
 
-# What each limit covers: the requests that make letters (and cost a render) and login attempts.
+# What each limit covers: the requests that make letters (and cost a render) and login attempts;
+# every other post a browser sends (preview, edit, "I have posted", staff forms) is a form post.
 GUARDED = {
     ("POST", "/api/letters"): "letters",
     ("POST", "/letters"): "letters",
     ("POST", "/letters/pdf"): "letters",
     ("POST", "/login"): "login",
 }
-DESCRIPTIONS = {"letters": "letter packs", "login": "login attempts"}
+DESCRIPTIONS = {"letters": "letter packs", "login": "login attempts", "forms": "form posts"}
 WAIT_HEADING = N_("Please wait a moment")
 WAIT_TEXT = N_(
     "Many letters were requested from your connection in a short time: at most %(limit)s "
     "packs per %(minutes)s minutes. Please try again in %(seconds)s seconds."
 )
+FORMS_WAIT_TEXT = N_(
+    "Many forms were sent from your connection in a short time: at most %(limit)s per "
+    "%(minutes)s minutes. Please try again in %(seconds)s seconds."
+)
+
+
+def limit_name(method: str, path: str) -> str | None:
+    """The limit a request counts against, if any: every post but the API's (its letters are
+    limited as letters, and confirming them needs a token)."""
+    if (method, path) in GUARDED:
+        return GUARDED[(method, path)]
+    if method == "POST" and not path.startswith("/api/"):
+        return "forms"
+    return None
+
+
+def client_address(address: str) -> str:
+    """What a client is counted as: an IPv4 address, or the /64 of an IPv6 address (an
+    IPv4-mapped one as its IPv4 address); anything else as it is."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 @dataclass(frozen=True)
@@ -132,7 +164,7 @@ def refusal_response(request: Request, refusal: Refusal) -> Response:
     else:
         text = gettext(
             ui_language(request),
-            WAIT_TEXT,
+            WAIT_TEXT if refusal.name == "letters" else FORMS_WAIT_TEXT,
             limit=refusal.limit.amount,
             minutes=max(1, refusal.limit.get_expiry() // 60),
             seconds=refusal.retry_after,
@@ -141,19 +173,19 @@ def refusal_response(request: Request, refusal: Refusal) -> Response:
 
 
 class RateLimit:
-    """ASGI middleware: counts the guarded requests before their body is read."""
+    """ASGI middleware: counts the limited requests before their body is read."""
 
     def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
         self.app = app
         self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        name = GUARDED.get((scope.get("method", ""), scope.get("path", "")))
+        name = limit_name(scope.get("method", ""), scope.get("path", ""))
         if scope["type"] != "http" or name is None:
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
-        refusal = await self.limiter.hit(name, client[0] if client else "unknown")
+        refusal = await self.limiter.hit(name, client_address(client[0] if client else "unknown"))
         if refusal is None:
             await self.app(scope, receive, send)
             return

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     redis_url: str = ""
     rate_limit_letters: str = "20/minute;200/hour"
     rate_limit_login: str = "10/minute;50/hour"
+    rate_limit_forms: str = "60/minute;600/hour"
     render_budget_s: float = Field(default=15.0, gt=0)
     # A pack is refused (503) only when the wait it can expect for a renderer is longer.
     render_max_wait_s: float = Field(default=20.0, gt=0)

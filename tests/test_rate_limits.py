@@ -1,6 +1,7 @@
-"""Rate limits per client on making letters and on logging in: 429 with Retry-After and a message
-naming the limit; counted in process by default, and across instances when they share Redis;
-clients known only by a keyed hash that expires with the window."""
+"""Rate limits per client on making letters, on logging in and on every other form post: 429
+with Retry-After and a message naming the limit; counted in process by default, and across
+instances when they share Redis; clients known only by a keyed hash that expires with the
+window; an IPv6 client counted by its /64."""
 
 import re
 import secrets
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.ratelimit import RateLimiter
+from app.routes import assets, dashboard, steering, supporter
 from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD
 from tests.staff_pages import csrf_token
 
@@ -29,6 +31,7 @@ def limited(settings):
             update={
                 "rate_limit_letters": "3/day",
                 "rate_limit_login": "2/day",
+                "rate_limit_forms": "2/day",
                 "secret_key": secrets.token_urlsafe(32),
                 **changes,
             }
@@ -154,4 +157,74 @@ def test_an_unreachable_redis_lets_requests_through(limited, supporter_data):
     app = create_app(limited(redis_url="redis://127.0.0.1:1/0", rate_limit_letters="1/day"))
     with TestClient(app) as client:
         assert [letters(client, supporter_data).status_code for _ in range(2)] == [200, 200]
+    app.state.engine.dispose()
+
+
+FORM = {
+    "name": "Мария Иванова-Шмидт",
+    "street": "Lindenstraße 12",
+    "city": "Berlin",
+    "country": "DE",
+    "language": "ru",
+    "recipients": "ombudsman",
+    "signature_kind": "typed",
+}
+
+
+def test_a_preview_over_the_forms_limit_is_a_page_in_the_supporters_language(limited):
+    app = create_app(limited())
+    with TestClient(app) as client:
+        shown = [client.post("/preview?lang=ru", data=FORM) for _ in range(2)]
+        assert [response.status_code for response in shown] == [200, 200]
+        assert client.post("/edit?lang=ru", data=FORM).status_code == 429
+        refused = client.post("/preview?lang=ru", data=FORM)
+    assert refused.status_code == 429
+    assert refused.headers["content-type"].startswith("text/html")
+    assert 'lang="ru"' in refused.text and "Пожалуйста, подождите немного" in refused.text
+    assert "at most 2 per" in refused.text
+    assert 1 <= int(refused.headers["retry-after"]) <= 24 * 3600
+    app.state.engine.dispose()
+
+
+def test_every_post_a_browser_sends_counts_against_a_limit(limited):
+    """Each form route, whatever it is (the staff forms too): its second post from one client
+    in a window of one is refused."""
+    app = create_app(limited(rate_limit_letters="1/day", rate_limit_login="1/day",
+                             rate_limit_forms="1/day"))  # fmt: skip
+    routes = [
+        route.path.replace("{", "").replace("}", "")
+        for router in (supporter.router, dashboard.router, steering.router, assets.router)
+        for route in router.routes
+        if "POST" in route.methods
+    ]
+    assert {"/preview", "/edit", "/posted/token", "/login", "/dashboard/updates"} <= set(routes)
+    for number, path in enumerate(routes, start=1):
+        with TestClient(app, client=(f"198.51.100.{number}", 40000)) as client:
+            client.post(path, data=FORM, follow_redirects=False)
+            refused = client.post(path, data=FORM, follow_redirects=False)
+            assert refused.status_code == 429, path
+            assert refused.headers["retry-after"].isdigit()
+    app.state.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("first", "same", "other"),
+    [
+        ("2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fffe", "2001:db8:1:3::1"),
+        ("::ffff:203.0.113.9", "203.0.113.9", "203.0.113.10"),
+        ("203.0.113.9", "::ffff:203.0.113.9", "::ffff:203.0.113.10"),
+    ],
+)
+def test_an_ipv6_client_counts_by_its_64_and_an_ipv4_one_by_its_address(
+    limited, supporter_data, first, same, other
+):
+    # Shared counts: each test client runs its own event loop, and in-process counters are kept
+    # per event loop.
+    app = create_app(limited(redis_url=REDIS_URL, rate_limit_letters="1/day"))
+    with TestClient(app, client=(first, 40000)) as client:
+        assert letters(client, supporter_data).status_code == 200
+    with TestClient(app, client=(same, 40001)) as client:
+        assert_refused(letters(client, supporter_data), "letters", "1 per 1 day")
+    with TestClient(app, client=(other, 40002)) as client:
+        assert letters(client, supporter_data).status_code == 200
     app.state.engine.dispose()
