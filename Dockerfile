@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
 # Production image. The build stage runs scripts/install.sh, the same set-up as `make run`;
 # the final stage carries its result (virtualenv, fonts, front-end packages) and runs as a
-# non-root user. It holds no secret: SECRET_KEY and DATABASE_URL come from the environment.
+# non-root user. It holds no secret: SECRET_KEY and DATABASE_URL come from the environment, and
+# so does PUBLIC_URL, without which production does not start. The HEALTHCHECK reaches /healthz
+# at 127.0.0.1, which answers whatever the Host (every other path answers PUBLIC_URL's host only).
 
 FROM python:3.11-slim-bookworm AS build
 RUN apt-get update \

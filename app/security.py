@@ -1,11 +1,14 @@
-"""Security headers on every response, and a cap on request bodies checked before reading them.
+"""Security headers on every response, a cap on request bodies checked before reading them,
+and the service's public address (PUBLIC_URL).
 
-Both are plain ASGI middleware so they also cover errors, static files and streamed responses.
+All are plain ASGI middleware so they also cover errors, static files and streamed responses.
 """
 
 import asyncio
 import json
+from urllib.parse import urlsplit
 
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -31,17 +34,24 @@ HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
 HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# Probes reach the service at its internal address, and these answers hold no address.
+ANY_HOST = frozenset({"/healthz", "/readyz"})
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
+    """`hsts`: send Strict-Transport-Security on every answer, as the public address is https
+    even where a proxy in front speaks plain http to the service."""
+
+    def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
         self.app = app
+        self.hsts = hsts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        https = scope.get("scheme") == "https"
+        https = self.hsts or scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -130,3 +140,53 @@ class BodyLimit:
                 await send(message)
 
         await self.app(scope, counting_receive, guarded_send)
+
+
+def _host_and_port(scheme: str, host: str) -> tuple[str, int] | None:
+    """A Host header's host and port, the scheme's default port where it names none."""
+    try:
+        parts = urlsplit(f"//{host}")
+        return (parts.hostname or "", parts.port or DEFAULT_PORTS.get(scheme, 0))
+    except ValueError:
+        return None
+
+
+def _host_header(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"host":
+            return value.decode("latin-1")
+    return ""
+
+
+class PublicAddress:
+    """Serves every request as a request for PUBLIC_URL: its scheme, host and port replace what
+    reached the service, so every link, redirect and feed id the routes write is the public
+    address, https behind a proxy that speaks plain http to the service. A request for another
+    host is refused with 400: it would be written into pages, and into the cached feed."""
+
+    def __init__(self, app: ASGIApp, public_url: str) -> None:
+        self.app = app
+        self.public_url = public_url
+        parts = urlsplit(public_url)
+        self.scheme = parts.scheme
+        self.host_header = parts.netloc.encode("latin-1")
+        self.server = _host_and_port(self.scheme, parts.netloc)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        asked = _host_and_port(self.scheme, _host_header(scope))
+        if asked != self.server and scope["path"] not in ANY_HOST:
+            refusal = PlainTextResponse(
+                f"unknown host: this service answers at {self.public_url}", status_code=400
+            )
+            await refusal(scope, receive, send)
+            return
+        headers = [(name, value) for name, value in scope["headers"] if name != b"host"]
+        public = {
+            "scheme": self.scheme,
+            "server": self.server,
+            "headers": [(b"host", self.host_header), *headers],
+        }
+        await self.app({**scope, **public}, receive, send)

@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 from typing import Literal
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,20 @@ def default_campaign_dir() -> Path:
     return Path.cwd()
 
 
+def _is_origin(parts: SplitResult) -> bool:
+    """An http(s) address of a host (and port) and nothing else."""
+    try:
+        parts.port  # noqa: B018 (ValueError for a port that is not a number)
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and parts.username is None
+        and not (parts.path or parts.query or parts.fragment)
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
@@ -48,6 +63,8 @@ class Settings(BaseSettings):
     session_max_age: int = 8 * 3600
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     allowed_hosts: str = "*"
+    # The address supporters use, e.g. https://letters.example.org (app/security.py).
+    public_url: str = ""
     forwarded_allow_ips: str = ""
     workers: int = Field(default=1, ge=1, le=64)
     max_body_bytes: int = 600_000
@@ -71,12 +88,37 @@ class Settings(BaseSettings):
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        """Scheme and host (and port) only: links are written as this plus the route's path."""
+        value = value.strip().removesuffix("/")
+        if not value:
+            return ""
+        parts = urlsplit(value)
+        if not _is_origin(parts):
+            raise ValueError(
+                "PUBLIC_URL must be an absolute http(s) address with a host and nothing after "
+                "it, e.g. https://letters.example.org"
+            )
+        return f"{parts.scheme}://{parts.netloc.lower()}"
+
     @model_validator(mode="after")
     def _production_needs_a_secret(self) -> "Settings":
         if self.environment == "production" and len(self.secret_key) < 32:
             raise ValueError(
                 "SECRET_KEY must be set to at least 32 random characters in production "
                 '(python -c "import secrets; print(secrets.token_urlsafe(48))")'
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _production_needs_its_address(self) -> "Settings":
+        if self.environment == "production" and not self.public_url:
+            raise ValueError(
+                "PUBLIC_URL must be set in production to the address supporters use, e.g. "
+                "https://letters.example.org: links, redirects and the feed are written with it, "
+                "and requests for any other host are refused"
             )
         return self
 

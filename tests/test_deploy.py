@@ -68,13 +68,18 @@ def test_compose_runs_two_app_replicas_on_postgresql_with_a_volume():
     app, db = compose["services"]["app"], compose["services"]["db"]
     assert app["deploy"]["replicas"] == 2
     assert app["environment"]["DATABASE_URL"].startswith("postgresql+psycopg://")
+    # Production refuses to start without its public address: compose asks for it.
+    assert app["environment"]["ENVIRONMENT"] == "production"
+    assert app["environment"]["PUBLIC_URL"].startswith("${PUBLIC_URL:?")
     assert any(volume.endswith(":/var/lib/postgresql/data") for volume in db["volumes"])
     assert "db-data" in compose["volumes"]
 
 
 def image_env(dockerfile: DockerfileParser, **overrides: str) -> dict[str, str]:
-    """The environment the image sets, with this machine's addresses in place of its own."""
-    return {**dockerfile.envs, "SECRET_KEY": "s" * 40, **overrides}
+    """The environment the image sets, with this machine's addresses in place of its own (the
+    public address is the one the tests reach the server at)."""
+    public_url = f"http://127.0.0.1:{overrides.get('PORT', '8000')}"
+    return {**dockerfile.envs, "SECRET_KEY": "s" * 40, "PUBLIC_URL": public_url, **overrides}
 
 
 def test_the_service_starts_as_the_image_starts_it(dockerfile, tmp_path, supporter_data):
@@ -143,6 +148,20 @@ def test_production_refuses_to_start_without_a_secret_key(dockerfile, tmp_path):
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_refuses_to_start_without_its_public_address(dockerfile, tmp_path):
+    env = image_env(dockerfile, PUBLIC_URL="", DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
+    result = subprocess.run(
+        [".venv/bin/letter-campaign", "serve", "--port", str(free_port())],
+        cwd=SOURCE_ROOT,
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "PUBLIC_URL must be set in production" in result.stderr
 
 
 def test_readyz_answers_503_when_the_schema_is_behind(client, app):

@@ -2,6 +2,8 @@
 
 from fastapi.testclient import TestClient
 
+from app.main import create_app
+
 
 def test_every_response_carries_the_security_headers(client):
     for response in (client.get("/healthz"), client.get("/no-such-page")):
@@ -16,6 +18,20 @@ def test_every_response_carries_the_security_headers(client):
 def test_hsts_is_sent_over_https(app):
     with TestClient(app, base_url="https://testserver") as secure:
         assert "max-age=" in secure.get("/healthz").headers["strict-transport-security"]
+
+
+def test_hsts_is_sent_whenever_the_public_address_is_https(app, settings):
+    """Behind a TLS proxy that speaks plain http to the service, every answer, a refusal too."""
+    public = create_app(settings.model_copy(update={"public_url": "https://letters.example.org"}))
+    with TestClient(public, base_url="http://letters.example.org") as behind_proxy:
+        for response in (
+            behind_proxy.get("/"),
+            behind_proxy.get("/no-such-page"),
+            behind_proxy.get("/", headers={"Host": "evil.example"}),
+        ):
+            assert "max-age=" in response.headers["strict-transport-security"]
+            assert response.headers["x-content-type-options"] == "nosniff"
+    public.state.engine.dispose()
 
 
 def test_a_body_declared_too_large_is_refused_with_413(client, settings):
