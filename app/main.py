@@ -18,7 +18,7 @@ from app.pdf import LetterRenderer, collect_for_packs
 from app.ratelimit import RateLimit, RateLimiter, storage_url
 from app.render_pool import RenderInProcess, RenderPool
 from app.routes import api, assets, dashboard, health, steering, supporter
-from app.security import BodyLimit, PublicAddress, SecurityHeaders
+from app.security import BodyLimit, CrossSiteRefusal, PublicAddress, SecurityHeaders
 from app.settings import Settings
 
 
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     }
     limiter = RateLimiter(limits, storage_url(settings.redis_url), settings.secret_key)
     app.add_middleware(RateLimit, limiter=limiter)
+    app.add_middleware(CrossSiteRefusal)  # before the limits: another site spends no allowance
     if settings.public_url:
         app.add_middleware(PublicAddress, public_url=settings.public_url)
     app.add_middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://"))

@@ -1,5 +1,5 @@
 """Security headers on every response, a cap on request bodies checked before reading them,
-and the service's public address (PUBLIC_URL).
+the service's public address (PUBLIC_URL) and a refusal of posts from other sites.
 
 All are plain ASGI middleware so they also cover errors, static files and streamed responses.
 """
@@ -8,8 +8,12 @@ import asyncio
 import json
 from urllib.parse import urlsplit
 
-from starlette.responses import PlainTextResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import problem_page, wants_json
+from app.i18n import N_, gettext, ui_language
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -37,6 +41,12 @@ HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # Probes reach the service at its internal address, and these answers hold no address.
 ANY_HOST = frozenset({"/healthz", "/readyz"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CROSS_SITE_HEADING = N_("This form was sent from another website")
+CROSS_SITE_TEXT = N_(
+    "This campaign accepts its forms only from its own pages, so that no other website can "
+    "send them in your name. Please fill in the form on the campaign's page."
+)
 
 
 class SecurityHeaders:
@@ -190,3 +200,49 @@ class PublicAddress:
             "headers": [(b"host", self.host_header), *headers],
         }
         await self.app({**scope, **public}, receive, send)
+
+
+def cross_site(scope: Scope) -> bool:
+    """Whether the browser says a request comes from anywhere but the service's own pages.
+
+    Sec-Fetch-Site, which every current browser sends, decides where present (`same-site`, a
+    neighbouring host of the same domain, is refused as `cross-site` is). Else the Origin
+    must be the service's own (its public address under PublicAddress). `Origin: null` passes
+    without Sec-Fetch-Site: browsers send it for the service's own forms, as its pages ask for
+    no Referer (a sandboxed frame, which sends it too, is cross-site to Sec-Fetch-Site)."""
+    headers = dict(scope.get("headers", []))
+    site = headers.get(b"sec-fetch-site")
+    if site is not None:
+        return site not in (b"same-origin", b"none")
+    origin = headers.get(b"origin", b"null").decode("latin-1")
+    if origin == "null":
+        return False
+    theirs = urlsplit(origin)
+    scheme = scope.get("scheme", "http")
+    ours = _host_and_port(scheme, _host_header(scope))
+    return theirs.scheme != scheme or ours is None or _host_and_port(scheme, theirs.netloc) != ours
+
+
+def cross_site_refusal(request: Request) -> Response:
+    """403, saying why: JSON for the API, a page in the supporter's language for forms."""
+    if wants_json(request):
+        detail = "cross-site request refused: this service accepts posts only from its own pages"
+        return JSONResponse({"detail": detail}, status_code=403)
+    lang = ui_language(request)
+    text = gettext(lang, CROSS_SITE_TEXT)
+    return problem_page(request, 403, CROSS_SITE_HEADING, [text], retry_after=None)
+
+
+class CrossSiteRefusal:
+    """Refuses every post a browser says another site sent (a form there, or a frame): none
+    could otherwise make letters, confirm them or spend a supporter's rate limit in their name.
+    Clients that send neither Sec-Fetch-Site nor Origin (curl, API clients) pass."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS or not cross_site(scope):
+            await self.app(scope, receive, send)
+            return
+        await cross_site_refusal(Request(scope, receive))(scope, receive, send)
