@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
-from httptools import HttpParserError
 from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -25,8 +24,9 @@ from app.supporter import Supporter
 MAX_REQUEST_HEAD = 16 * 1024
 
 
-class HeadTooLarge(HttpParserError):
-    """Raised in a parser callback, it stops the parser; uvicorn then answers 400 and closes."""
+class HeadTooLarge(Exception):
+    """Raised in a parser callback: httptools stops and raises its own error for it, which
+    uvicorn answers with 400 and a closed connection."""
 
 
 class BoundedHeadProtocol(HttpToolsProtocol):
