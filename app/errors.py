@@ -14,6 +14,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError, InterfaceError, InternalError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.requests import ClientDisconnect
 
 from app.budget import RenderBudgetExceeded
 from app.i18n import BABEL_LOCALES, N_, gettext, render, ui_language
@@ -164,7 +165,14 @@ async def _invalid_request(request: Request, error: Exception) -> Response:
     return JSONResponse({"detail": detail}, status_code=422)
 
 
+async def _client_gone(request: Request, error: Exception) -> Response:
+    """The body stopped coming: the client went away, or app/security.py's BodyLimit refused
+    it (too large, too slow) and has answered already, so nothing of this goes out."""
+    return Response(status_code=400)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(PoolTimeout, _database_error)
