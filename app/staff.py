@@ -14,7 +14,6 @@ device cookie may try, so a crowd of strangers cannot lock the owner out either.
 
 import hashlib
 import hmac
-import ipaddress
 import re
 import secrets
 from collections.abc import Iterable
@@ -27,6 +26,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from app.models import LoginFailure, Staff, StaffSession
+from app.ratelimit import client_address
 
 MIN_PASSWORD_LENGTH = 12
 LOGIN_FORM_MAX_AGE = 3600
@@ -185,19 +185,10 @@ def new_clients_refused_until(failures: Iterable[LoginFailure], now: datetime) -
     return max(closed, default=None)
 
 
-def client_key(secret: str, address: str) -> str:
-    """The keyed hash a client's address is known by: IPv6 per /64, which one subscriber
-    usually holds whole, and IPv4 (also written as IPv6) per address."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:  # not an address: the test client's "testclient", say
-        network = address
-    else:
-        if isinstance(ip, ipaddress.IPv6Address):
-            network = str(ip.ipv4_mapped or ipaddress.ip_network(f"{ip}/64", strict=False))
-        else:
-            network = str(ip)
-    return _keyed(secret, f"address {network}")
+def _address_key(secret: str, address: str) -> str:
+    """The keyed hash a client's address is known by, counted as the rate limits count it
+    (IPv6 per /64)."""
+    return _keyed(secret, f"address {client_address(address)}")
 
 
 def _keyed(secret: str, text: str) -> str:
@@ -232,7 +223,7 @@ def authenticate(
     client, refused_until = "", None
     if staff is not None:
         known = _device_nonce(secret, device, staff, now)
-        client = _keyed(secret, f"device {known}") if known else client_key(secret, address)
+        client = _keyed(secret, f"device {known}") if known else _address_key(secret, address)
         failures = db.scalars(
             select(LoginFailure).where(
                 LoginFailure.staff_id == staff.id, LoginFailure.failed_at > now - FAILURE_MEMORY
