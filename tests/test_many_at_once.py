@@ -1,8 +1,8 @@
 """Many supporters at once, on a real server (one web process, two render processes), on SQLite
 and on PostgreSQL: 50 previews, 50 whole journeys (preview, create, download) and 10 clients that
 send half a body and stall, all at once, each on a connection of its own. Every normal request
-answers 200, /healthz answers throughout (99 % within 100 ms), the stalled clients are answered 408 once the body's
-time is up, and afterwards every letter is counted exactly once."""
+answers 200, /healthz answers throughout (99 % within 100 ms), the stalled clients are answered
+408 once the body's time is up, and afterwards every letter is counted exactly once."""
 
 import asyncio
 import multiprocessing

@@ -249,9 +249,7 @@ def test_render_processes_start_by_themselves_once_what_stopped_them_is_mended(
         assert client.post("/api/letters", json=body).status_code == 200
 
 
-def test_by_default_one_render_process_per_cpu(
-    monkeypatch, tmp_path
-):
+def test_by_default_one_render_process_per_cpu(monkeypatch, tmp_path):
     monkeypatch.delenv("RENDER_PROCESSES")
     cpus = len(os.sched_getaffinity(0))
     quota = tmp_path / "cpu.max"
