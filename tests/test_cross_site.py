@@ -54,7 +54,7 @@ def test_a_form_post_from_another_site_is_refused_with_403(client, headers):
         refused = client.post(f"{path}?lang=ru", data=FORM, headers=headers)
         assert refused.status_code == 403, (path, refused.text[:300])
         assert 'lang="ru"' in refused.text
-        assert "This campaign accepts its forms only from its own pages" in refused.text
+        assert "Кампания принимает формы только со своих страниц" in refused.text
     assert stats(client)["generated"] == 0
 
 

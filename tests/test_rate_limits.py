@@ -181,7 +181,7 @@ def test_a_preview_over_the_forms_limit_is_a_page_in_the_supporters_language(lim
     assert refused.status_code == 429
     assert refused.headers["content-type"].startswith("text/html")
     assert 'lang="ru"' in refused.text and "Пожалуйста, подождите немного" in refused.text
-    assert "at most 2 per" in refused.text
+    assert "не более 2 за" in refused.text
     assert 1 <= int(refused.headers["retry-after"]) <= 24 * 3600
     app.state.engine.dispose()
 
