@@ -20,7 +20,7 @@ from app.counts import public_stats
 from app.db import get_session
 from app.errors import busy_response, problem_page
 from app.feed import atom_feed
-from app.forms import SupporterForm, check, form_token_signed, new_form_token, valid_token
+from app.forms import Checked, SupporterForm, check, form_token_signed, new_form_token, valid_token
 from app.i18n import (
     BABEL_LOCALES,
     N_,
@@ -221,6 +221,22 @@ async def edit(request: Request) -> HTMLResponse:
     return await run_in_threadpool(_edit, request, data)
 
 
+def _checked_form(
+    request: Request, data: FormData, *, refuse_paused: bool = True
+) -> tuple[SupporterForm, Checked, dict[str, str]] | HTMLResponse:
+    """The form's values checked, with the paused officials; or the page that answers instead:
+    the campaign page (409) when the campaign is paused or closed, the form with its errors
+    (422). A download (`refuse_paused` False) leaves paused officials out rather than refuse."""
+    paused = _open_steering(request)
+    if paused is None:
+        return _not_open(request)
+    form = SupporterForm.from_form(data)
+    checked = check(form, request.app.state.campaign, paused if refuse_paused else None)
+    if checked.errors:
+        return _form_page(request, form, errors=checked.errors, status=422)
+    return form, checked, paused
+
+
 def _edit(request: Request, data: FormData) -> HTMLResponse:
     if _open_steering(request) is None:
         return _not_open(request)
@@ -236,14 +252,11 @@ async def preview(request: Request) -> HTMLResponse:
 
 
 def _preview(request: Request, data: FormData) -> HTMLResponse:
-    paused = _open_steering(request)
-    if paused is None:
-        return _not_open(request)
-    form = SupporterForm.from_form(data)
+    outcome = _checked_form(request, data)
+    if isinstance(outcome, HTMLResponse):
+        return outcome
+    form, checked, _ = outcome
     campaign: Campaign = request.app.state.campaign
-    checked = check(form, campaign, paused)
-    if checked.errors:
-        return _form_page(request, form, errors=checked.errors, status=422)
     lang = ui_language(request)
     choice = decode_variants(form.variants, campaign)
     if choice is None:
@@ -283,13 +296,10 @@ async def create_letters(request: Request) -> HTMLResponse:
 
 
 def _create_letters(request: Request, data: FormData) -> HTMLResponse:
-    paused = _open_steering(request)
-    if paused is None:
-        return _not_open(request)
-    form = SupporterForm.from_form(data)
-    checked = check(form, request.app.state.campaign, paused)
-    if checked.errors:
-        return _form_page(request, form, errors=checked.errors, status=422)
+    outcome = _checked_form(request, data)
+    if isinstance(outcome, HTMLResponse):
+        return outcome
+    form, checked, _ = outcome
     supporter = checked.supporter
     assert supporter is not None
     token = data.get("token", "")
@@ -381,14 +391,11 @@ async def download(request: Request) -> Response:
 
 
 def _pack_order(request: Request, data: FormData) -> _PackOrder | Response:
-    paused = _open_steering(request)
-    if paused is None:
-        return _not_open(request)
-    form = SupporterForm.from_form(data)
+    outcome = _checked_form(request, data, refuse_paused=False)
+    if isinstance(outcome, HTMLResponse):
+        return outcome
+    form, checked, paused = outcome
     campaign: Campaign = request.app.state.campaign
-    checked = check(form, campaign)
-    if checked.errors:
-        return _form_page(request, form, errors=checked.errors, status=422)
     token, only = data.get("token", ""), data.get("recipient", "")
     if not isinstance(token, str) or not valid_token(token) or not isinstance(only, str):
         return _not_found(request)
