@@ -14,26 +14,12 @@ a ratio to the ideal (N packs shared by the render processes, one after another)
 import argparse
 import http.client
 import os
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
-from benchmarks.load import (
-    BUSY,
-    HOST,
-    database,
-    free_port,
-    post,
-    server_processes,
-    supporters,
-    wait_idle,
-    wait_ready,
-)
+from benchmarks.load import BUSY, HOST, post, serving, supporters
 
 
 def burst(port: int, bodies: list[bytes], within: float) -> list[tuple[str, float, float]]:
@@ -75,40 +61,11 @@ def alone_ms(port: int, bodies: list[bytes], rounds: int = 20) -> float:
 
 def run(args: argparse.Namespace) -> int:
     bodies = supporters(args.supporters + 40)
-    port = free_port()
-    command = Path(sys.executable).parent / "letter-campaign"
-    with tempfile.TemporaryDirectory() as folder, database(Path(folder), args.database) as url:
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "LOG_LEVEL": "warning",
-            "RATE_LIMIT_LETTERS": "",  # every supporter comes from 127.0.0.1
-            "WARM_UP": "true",
-        }
-        env.pop("RENDER_PROCESSES", None)  # the default: one per CPU
-        subprocess.run([str(command), "migrate"], env=env, check=True, capture_output=True)
-        log = (Path(folder) / "server.log").open("wb")
-        server = subprocess.Popen(
-            [str(command), "serve", "--host", HOST, "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            started = time.monotonic()
-            wait_ready(port, server, started + 180)
-            wait_idle(server_processes(server), started + 180)
-            reference = alone_ms(port, bodies[args.supporters :])
-            results = burst(port, bodies[: args.supporters], args.within)
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-            log.close()
-    report(args, results, reference, url)
+    # The default: one render process per CPU.
+    with serving(args.database, {"RENDER_PROCESSES": None}, []) as served:
+        reference = alone_ms(served.port, bodies[args.supporters :])
+        results = burst(served.port, bodies[: args.supporters], args.within)
+    report(args, results, reference, served.url)
     return 0 if all(not problem for problem, _, _ in results) else 1
 
 

@@ -26,7 +26,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.settings import Settings
@@ -223,12 +225,25 @@ def wait_idle(pids: list[int], deadline: float) -> None:
     raise SystemExit("the workers did not settle in time")
 
 
-def run(args: argparse.Namespace) -> int:
-    bodies = supporters(500)
-    reference_before = reportlab_pack_ms()
+@dataclass
+class Served:
+    """A server started by `serving`: its port and process, its database, and its log once it
+    has stopped."""
+
+    port: int
+    process: subprocess.Popen
+    url: str
+    log: str = ""
+
+
+@contextmanager
+def serving(kind: str, settings: dict[str, str | None], serve_args: list[str]) -> Iterator[Served]:
+    """`letter-campaign serve` on 127.0.0.1 with a fresh, migrated database of `kind`, warmed
+    up and idle; stopped afterwards, with its process group. A setting given as None is
+    unset: the service's default."""
     port = free_port()
     command = Path(sys.executable).parent / "letter-campaign"
-    with tempfile.TemporaryDirectory() as folder, database(Path(folder), args.database) as url:
+    with tempfile.TemporaryDirectory() as folder, database(Path(folder), kind) as url:
         # Every simulated supporter comes from 127.0.0.1: the per-address limit is lifted.
         env = {
             **os.environ,
@@ -236,53 +251,66 @@ def run(args: argparse.Namespace) -> int:
             "LOG_LEVEL": "warning",
             "RATE_LIMIT_LETTERS": "",
             "WARM_UP": "true",
-            "RENDER_PROCESSES": str(args.render_processes),
         }
+        for name, value in settings.items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
         subprocess.run([str(command), "migrate"], env=env, check=True, capture_output=True)
-        log = (Path(folder) / "server.log").open("wb")
-        server = subprocess.Popen(
-            [str(command), "serve", "--host", HOST, "--port", str(port)]
-            + ["--workers", str(args.workers)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            started = time.monotonic()
-            wait_ready(port, server, started + 120)
-            # Each process that renders lays out the officials' fixed parts at start, once per
-            # language, message or not, and appeal variant (18 sets); with several web workers a
-            # ready answer may come from one while another still works.
-            pids = server_processes(server)
-            wait_idle(pids, started + 120)
-            print(f"server ready {time.monotonic() - started:.1f} s after its start (warm-up)")
-            warm = [http.client.HTTPConnection(HOST, port, timeout=30) for _ in range(2)]
-            for number, body in enumerate(bodies[: args.warmup]):
-                post(warm[number % 2], body)
-            roles = {pid: role(pid) for pid in pids}
-            before = {pid: rss_mib(pid) for pid in pids}
-            cpu_before = {pid: cpu_seconds(pid) for pid in pids}
-            postgres_before, own_before = postgres_cpu(), own_cpu()
-            results = hammer(port, bodies, args, pids)
-            after = {pid: rss_mib(pid) for pid in pids if alive(pid)}
-            results["cpu"] = {pid: cpu_seconds(pid) - cpu_before[pid] for pid in pids if alive(pid)}
-            results["server_cpu"] = sum(results["cpu"].values())
-            results["roles"] = roles
-            results["postgres_cpu"] = postgres_cpu() - postgres_before
-            results["client_cpu"] = own_cpu() - own_before
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
+        log_path = Path(folder) / "server.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [str(command), "serve", "--host", HOST, "--port", str(port), *serve_args],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            served = Served(port, process, url)
             try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-            log.close()
-            server_log = (Path(folder) / "server.log").read_text(errors="replace")
+                started = time.monotonic()
+                wait_ready(port, process, started + 180)
+                # Each process that renders lays out the officials' fixed parts at start, once
+                # per language, message or not, and appeal variant (18 sets); with several web
+                # workers a ready answer may come from one while another still works.
+                wait_idle(server_processes(process), started + 180)
+                print(f"server ready {time.monotonic() - started:.1f} s after its start (warm-up)")
+                yield served
+            finally:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+        served.log = log_path.read_text(errors="replace")
+
+
+def run(args: argparse.Namespace) -> int:
+    bodies = supporters(500)
+    reference_before = reportlab_pack_ms()
+    settings = {"RENDER_PROCESSES": str(args.render_processes)}
+    with serving(args.database, settings, ["--workers", str(args.workers)]) as served:
+        port = served.port
+        pids = server_processes(served.process)
+        warm = [http.client.HTTPConnection(HOST, port, timeout=30) for _ in range(2)]
+        for number, body in enumerate(bodies[: args.warmup]):
+            post(warm[number % 2], body)
+        roles = {pid: role(pid) for pid in pids}
+        before = {pid: rss_mib(pid) for pid in pids}
+        cpu_before = {pid: cpu_seconds(pid) for pid in pids}
+        postgres_before, own_before = postgres_cpu(), own_cpu()
+        results = hammer(port, bodies, args, pids)
+        after = {pid: rss_mib(pid) for pid in pids if alive(pid)}
+        results["cpu"] = {pid: cpu_seconds(pid) - cpu_before[pid] for pid in pids if alive(pid)}
+        results["server_cpu"] = sum(results["cpu"].values())
+        results["roles"] = roles
+        results["postgres_cpu"] = postgres_cpu() - postgres_before
+        results["client_cpu"] = own_cpu() - own_before
     results["reference_ms"] = (reference_before + reportlab_pack_ms()) / 2
-    report(args, results, before, after, url)
+    report(args, results, before, after, served.url)
     if results["errors"]:
-        print("server log, last lines:\n" + "\n".join(server_log.splitlines()[-30:]))
+        print("server log, last lines:\n" + "\n".join(served.log.splitlines()[-30:]))
     return 0 if not results["errors"] else 1
 
 
