@@ -31,6 +31,18 @@ os.environ.setdefault("WARM_UP", "false")
 os.environ.setdefault("RENDER_PROCESSES", "0")
 
 
+# A supporter as the form posts one: one official, signed in typed script.
+TYPED_FORM = {
+    "name": "Мария Иванова-Шмидт",
+    "street": "Lindenstraße 12",
+    "city": "Berlin",
+    "country": "DE",
+    "language": "ru",
+    "recipients": "ombudsman",
+    "signature_kind": "typed",
+}
+
+
 def drawn_signature(width: int = 300, height: int = 100) -> Image.Image:
     """A drawn-looking signature: a zigzag stroke on a transparent background."""
     image = Image.new("RGBA", (width, height), (255, 255, 255, 0))

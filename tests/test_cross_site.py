@@ -12,17 +12,10 @@ from playwright.sync_api import sync_playwright
 
 from app.main import create_app
 from app.settings import Settings
+from tests.conftest import TYPED_FORM
 from tests.servers import free_port, running
 
-FORM = {
-    "name": "Мария Иванова-Шмидт",
-    "street": "Lindenstraße 12",
-    "city": "Berlin",
-    "country": "DE",
-    "language": "ru",
-    "recipients": "ombudsman",
-    "signature_kind": "typed",
-}
+FORM = TYPED_FORM
 ELSEWHERE = [
     {"Origin": "https://evil.example"},
     {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},

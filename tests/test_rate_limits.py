@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.ratelimit import RateLimiter
 from app.routes import assets, dashboard, steering, supporter
-from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD
+from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD, TYPED_FORM
 from tests.staff_pages import csrf_token
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -160,15 +160,7 @@ def test_an_unreachable_redis_lets_requests_through(limited, supporter_data):
     app.state.engine.dispose()
 
 
-FORM = {
-    "name": "Мария Иванова-Шмидт",
-    "street": "Lindenstraße 12",
-    "city": "Berlin",
-    "country": "DE",
-    "language": "ru",
-    "recipients": "ombudsman",
-    "signature_kind": "typed",
-}
+FORM = TYPED_FORM
 
 
 def test_a_preview_over_the_forms_limit_is_a_page_in_the_supporters_language(limited):

@@ -10,18 +10,10 @@ from urllib.parse import urlencode
 import pytest
 from PIL import Image
 
-from tests.conftest import drawn_signature
+from tests.conftest import TYPED_FORM, drawn_signature
 from tests.html_pages import Page
 
-FORM = {
-    "name": "Мария Иванова-Шмидт",
-    "street": "Lindenstraße 12",
-    "city": "Berlin",
-    "country": "DE",
-    "language": "ru",
-    "recipients": "ombudsman",
-    "signature_kind": "drawn",
-}
+FORM = {**TYPED_FORM, "signature_kind": "drawn"}
 
 
 def progressive_jpeg(width: int = 300, height: int = 100) -> bytes:
