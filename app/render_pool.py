@@ -48,7 +48,6 @@ from app.settings import Settings
 from app.supporter import Supporter
 
 LOGGER = logging.getLogger("letter_campaign.render_pool")
-START_TIMEOUT_S = 600
 FIRST_PAUSE_S = 1  # before the second start in a row that fails; doubled each time after
 MAX_PAUSE_S = 60
 _renderer: LetterRenderer | None = None  # in a render process, its own
@@ -194,7 +193,7 @@ class RenderPool:
             restart = threading.Timer(pause, self._relaunch, args=(slot,))
             restart.daemon = True
             restart.start()
-            self._restarts.append(restart)
+            self._restarts = [t for t in self._restarts if t.is_alive()] + [restart]
 
     def _relaunch(self, slot: int) -> None:
         with self._lock:
