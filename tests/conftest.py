@@ -29,6 +29,11 @@ os.environ.setdefault("RATE_LIMIT_FORMS", "100000/minute")
 os.environ.setdefault("WARM_UP", "false")
 # Apps and servers render in their own process; test_render_pool.py tests render processes.
 os.environ.setdefault("RENDER_PROCESSES", "0")
+# The suite runs on a frozen campaign of its own, so staff may edit the shipped one (the top's
+# recipients.yaml, campaign.yaml, letter_templates/): that is tested only through `letter-campaign
+# check` (test_shipped_campaign.py). Apps, servers and commands started by tests inherit it.
+SUITE_CAMPAIGN = Path(__file__).parent / "campaigns" / "suite"
+os.environ["CAMPAIGN_DIR"] = str(SUITE_CAMPAIGN)
 
 
 # A supporter as the form posts one: one official, signed in typed script.
@@ -91,18 +96,15 @@ def budget_exceptions_a_collector_swallowed(monkeypatch) -> None:
 
 @pytest.fixture
 def campaign_copy(tmp_path: Path) -> Path:
-    """A copy of the shipped campaign content, for tests that break it."""
+    """A copy of the suite's campaign, for tests that change or break it."""
     target = tmp_path / "campaign"
-    target.mkdir()
-    for name in ("recipients.yaml", "campaign.yaml"):
-        shutil.copy(SOURCE_ROOT / name, target / name)
-    shutil.copytree(SOURCE_ROOT / "letter_templates", target / "letter_templates")
+    shutil.copytree(SUITE_CAMPAIGN, target)
     return target
 
 
 @pytest.fixture(scope="session")
 def campaign() -> Campaign:
-    return load_campaign(SOURCE_ROOT)
+    return load_campaign(SUITE_CAMPAIGN)
 
 
 @pytest.fixture(scope="session")

@@ -227,7 +227,7 @@ from sqlalchemy.orm import Session
 from app.campaign import load_campaign
 from app.db import make_engine
 from app.letters import confirm_posted, record_pack
-from app.settings import SOURCE_ROOT
+from app.settings import Settings
 
 engine = make_engine(sys.argv[1])
 
@@ -237,7 +237,7 @@ def stop(conn, cursor, statement, parameters, context, executemany):
         print("between the two writes", flush=True)
         sys.stdin.read()
 
-campaign = load_campaign(SOURCE_ROOT)
+campaign = load_campaign(Settings().campaign_dir)
 with Session(engine) as session:
     if sys.argv[2] == "record":
         record_pack(session, campaign.recipients, "ru", "DE", date(2026, 3, 1))

@@ -23,11 +23,11 @@ from app.budget import RenderBudgetExceeded
 from app.campaign import LANGUAGES, load_campaign
 from app.pdf import CampaignFetcher, LetterRenderer, collect_for_packs
 from app.pdf_styles import styles_kept
-from app.settings import SOURCE_ROOT, Settings
+from app.settings import Settings
 from app.supporter import MAX_MESSAGE, Supporter
 from app.turns import Turns
 from app.variants import first as first_variants
-from tests.conftest import KAZAKH_NAME, jpeg_data_url, png_data_url
+from tests.conftest import KAZAKH_NAME, SUITE_CAMPAIGN, jpeg_data_url, png_data_url
 from tests.reading import pdf_fonts, pdf_text, squeezed
 
 TODAY = date(2026, 11, 5)
@@ -169,11 +169,7 @@ def test_font_subsets_of_the_parts_carry_distinct_names(renderer, supporter_data
 @pytest.fixture
 def campaign_copy(tmp_path: Path) -> tuple[LetterRenderer, Path, Path]:
     """A renderer on its own copy of the campaign and fonts, free to be edited."""
-    target = tmp_path / "campaign"
-    target.mkdir()
-    for name in ("recipients.yaml", "campaign.yaml"):
-        shutil.copy(SOURCE_ROOT / name, target / name)
-    shutil.copytree(SOURCE_ROOT / "letter_templates", target / "letter_templates")
+    target = shutil.copytree(SUITE_CAMPAIGN, tmp_path / "campaign")
     fonts = shutil.copytree(Settings().fonts_dir, tmp_path / "fonts")
     return LetterRenderer(load_campaign(target), fonts), target / "letter_templates", fonts
 
