@@ -169,7 +169,7 @@ def test_an_unreachable_database_gives_friendly_503s_and_the_service_recovers_by
         assert httpx.get(f"{base}/api/stats").status_code == 503
         page = httpx.get(f"{base}/?lang=ru")
         assert_friendly_page(page)
-        assert "Сервис ненадолго недоступен" in page.text
+        assert "Сервис временно недоступен" in page.text
         assert_friendly_page(httpx.post(f"{base}/letters", data=FORM))
         assert_friendly_page(staff.get(f"{base}/dashboard"))
         assert_friendly_page(log_in(httpx.Client(timeout=20), base))

@@ -225,7 +225,7 @@ def test_a_download_while_render_processes_restart_says_so_and_offers_to_try_aga
     assert response.status_code == 503
     assert 50 < int(response.headers["retry-after"]) <= 60
     page = Page(response.text)
-    assert page.text("h1") == "Сервис ненадолго недоступен"
+    assert page.text("h1") == "Сервис временно недоступен"
     assert "перезапускается" in page.text("main")
     assert sorted(page.form_values("main form")) == sorted(values)
 
