@@ -19,6 +19,7 @@ fc-list 2>/dev/null | grep -q 'DejaVuSerif.ttf' || missing+=(fonts-dejavu-core f
 command -v npm >/dev/null || missing+=(nodejs npm)
 if [ "$WITH_TEST" = 1 ]; then
   command -v pdftotext >/dev/null || missing+=(poppler-utils)
+  command -v msgfmt >/dev/null || missing+=(gettext)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
