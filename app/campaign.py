@@ -13,6 +13,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -126,6 +127,20 @@ class CaseTexts(Strict):
     # else in English: under the choice of letter language, and how to post the letters.
     language_hint: Translated | None = None
     postage: Translated | None = None
+    # Countries where signing is a risk: ISO code -> the notice a supporter who writes from there
+    # reads before sending, in every language. Their street is optional; the letter then prints
+    # name, city and country only.
+    risk_countries: dict[str, Translated] = Field(default_factory=dict)
+
+    @field_validator("risk_countries")
+    @classmethod
+    def _country_codes(cls, notices: dict[str, Translated]) -> dict[str, Translated]:
+        from app.supporter import COUNTRIES  # the countries a supporter can choose; it imports us
+
+        for code in notices:
+            if code not in COUNTRIES:
+                raise ValueError(f"{code!r} is not a two-letter ISO 3166 country code, like KZ")
+        return notices
 
     @model_validator(mode="after")
     def _every_language(self) -> "CaseTexts":
@@ -140,6 +155,7 @@ class CaseTexts(Strict):
         texts = [(name, getattr(self, name)) for name in TRANSLATED_FIELDS]
         texts += [(name, getattr(self, name)) for name in ADVICE_FIELDS if getattr(self, name)]
         texts += [(f"demands.{i}.text", d.text) for i, d in enumerate(self.demands)]
+        texts += [(f"risk_countries.{code}", text) for code, text in self.risk_countries.items()]
         return [f"{name}.{lang}" for name, text in texts for lang in text.missing(self.languages)]
 
 
