@@ -39,13 +39,13 @@ def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
         data = json.loads(Path(args.supporter).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         return _fail(f"{args.supporter}: {exc}")
+    campaign = load_campaign(settings.campaign_dir)
     try:
-        supporter = Supporter.model_validate(data)
+        supporter = Supporter.for_campaign(data, campaign)
     except ValidationError as exc:
         return _fail(
             f"{args.supporter}: invalid supporter\n  " + "\n  ".join(validation_lines(exc))
         )
-    campaign = load_campaign(settings.campaign_dir)
     try:
         recipients = campaign.choose(supporter.recipients)
     except UnknownRecipient as exc:

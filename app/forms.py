@@ -182,7 +182,7 @@ def check(
     errors: dict[str, FieldError] = {}
     supporter = None
     try:
-        supporter = Supporter.model_validate(form.schema_data())
+        supporter = Supporter.for_campaign(form.schema_data(), campaign)
     except ValidationError as exc:
         for error in exc.errors(include_input=False, include_url=False):
             name, problem = _error_for(error, form)

@@ -5,10 +5,18 @@ import unicodedata
 from typing import Annotated, Literal
 
 from babel import Locale
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
-from app.campaign import Language
+from app.campaign import Campaign, Language
 from app.glyphs import unprintable
 from app.signature_image import JPEG_DATA_URL, MAX_BYTES, printable
 
@@ -22,6 +30,9 @@ MAX_COMBINING_RUN = 8
 COUNTRIES: frozenset[str] = frozenset(
     code for code in Locale("en").territories if len(code) == 2 and code.isalpha()
 ) - {"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB", "XK"}
+
+# Validation context: the countries from which the street may be left out (Supporter.for_campaign).
+STREET_OPTIONAL = "street_optional_in"
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 _CONTROL_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -93,7 +104,11 @@ class Supporter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[Line, StringConstraints(min_length=1, max_length=120)]
-    street: Annotated[Line, StringConstraints(min_length=1, max_length=200)]
+    street: Annotated[Line, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        description="Required, except from a country the campaign lists with a risk notice "
+        "(campaign.yaml `risk_countries`), where it may be left out, empty or null: the letters "
+        "then print name, city and country only."
+    )
     postcode: Annotated[Line, StringConstraints(max_length=20)] | None = None
     city: Annotated[Line, StringConstraints(min_length=1, max_length=100)]
     country: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)]
@@ -103,6 +118,29 @@ class Supporter(BaseModel):
     )
     message: Annotated[str, StringConstraints(max_length=MAX_MESSAGE)] | None = None
     signature: Signature
+
+    @classmethod
+    def for_campaign(cls, data: object, campaign: Campaign) -> "Supporter":
+        """Validated as `campaign` accepts it: the street optional from its risk countries."""
+        return cls.model_validate(
+            data, context={STREET_OPTIONAL: frozenset(campaign.case.risk_countries)}
+        )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _street_where_optional(cls, data: object, info: ValidationInfo) -> object:
+        """A supporter who writes from a country where signing is a risk may leave out the
+        street; anywhere else a street left out or null is missing, as it always was."""
+        if not isinstance(data, dict):
+            return data
+        street, country = data.get("street"), data.get("country")
+        optional = (info.context or {}).get(STREET_OPTIONAL, frozenset())
+        if isinstance(country, str) and country.strip().upper() in optional:
+            if street is None or (isinstance(street, str) and not street.strip()):
+                return {**data, "street": None}
+        elif street is None:
+            return {key: value for key, value in data.items() if key != "street"}
+        return data
 
     @field_validator("name", "street", "postcode", "city")
     @classmethod

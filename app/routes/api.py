@@ -200,7 +200,7 @@ def _checked(request: Request, body: bytes) -> tuple[Supporter, list[Recipient]]
         problem = Problem(loc=["body"], msg="JSON decode error", type="json_invalid")
         return JSONResponse({"detail": [problem.model_dump()]}, status_code=422)
     try:
-        supporter = Supporter.model_validate(data)
+        supporter = Supporter.for_campaign(data, request.app.state.campaign)
     except ValidationError as exc:
         detail = [
             {"loc": ["body", *problem["loc"]], "msg": problem["msg"], "type": problem["type"]}
