@@ -9,6 +9,7 @@ hidden fields, and only the anonymous rows of app/letters.py reach the database.
 from dataclasses import dataclass
 from datetime import date
 
+from babel.lists import format_list
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ from app.i18n import (
     N_,
     UI_LANGUAGES,
     countries,
+    country_name,
     gettext,
     number,
     render,
@@ -45,6 +47,8 @@ from app.variants import pick as pick_variants
 ASSET_CACHE = "public, max-age=86400"
 PAUSED_HEADING = N_("Paused for now")
 PAUSED_TEXT = N_("Letters to this official are paused for now: %(reason)s")
+# What a supporter who writes from a country where signing is a risk may leave out of the letters.
+ADDRESS_LINES = ("street", "postcode")
 OPEN_GRAPH_LOCALES = {"en": "en_GB", "ru": "ru_RU", "kk": "kk_KZ"}
 
 router = APIRouter(include_in_schema=False)
@@ -88,6 +92,30 @@ def _news(session: Session, campaign: Campaign, lang: str) -> dict:
         for update in updates(session)
     ]
     return {"replies": received, "updates": news}
+
+
+def _risk_notices(campaign: Campaign, lang: str) -> list[dict]:
+    """The notices for countries where signing is a risk (campaign.yaml `risk_countries`), in
+    the page's language, each with the country named as the page names it."""
+    return [
+        {"code": code, "country": country_name(code, lang), "text": notice[lang]}
+        for code, notice in campaign.case.risk_countries.items()
+    ]
+
+
+def _risk_in_preview(campaign: Campaign, lang: str, form: SupporterForm) -> dict | None:
+    """The notice for the supporter's country, when signing there is a risk: shown above the
+    letters, with the values to preview them again without street and postcode."""
+    notice = campaign.case.risk_countries.get(form.country.strip().upper())
+    if notice is None:
+        return None
+    return {
+        "text": notice[lang],
+        "address_given": bool(form.street.strip() or form.postcode.strip()),
+        "without_address": [
+            (name, value) for name, value in form.hidden_fields() if name not in ADDRESS_LINES
+        ],
+    }
 
 
 def _page(
@@ -170,6 +198,13 @@ def _campaign_page(
         form=form,
         errors=messages,
         countries=countries(lang),
+        risk_notices=_risk_notices(campaign, lang),
+        risk_countries=format_list(
+            [country_name(code, lang) for code in case.risk_countries],
+            style="or",
+            locale=BABEL_LOCALES[lang],
+        ),
+        street_required=form.country.strip().upper() not in case.risk_countries,
         letter_languages={code: LANGUAGE_NAMES[code] for code in campaign.languages},
         default_language=campaign.default_language,
         share={
@@ -280,6 +315,7 @@ def _preview(request: Request, data: FormData) -> HTMLResponse:
         letter_language=checked.supporter.language,  # type: ignore[union-attr]
         hidden=form.hidden_fields(),
         token=new_form_token(_secret(request)),
+        risk=_risk_in_preview(campaign, lang, form),
     )
 
 

@@ -46,6 +46,29 @@
     });
   }
 
+  // A country where signing is a risk: its notice opens as soon as the country is chosen (without
+  // JavaScript the preview shows it), and the street is no longer required.
+  function riskNotice() {
+    var country = document.getElementById("country");
+    var street = document.getElementById("street");
+    var notices = form.querySelectorAll("[data-risk-country]");
+    if (!country || !street || !notices.length) {
+      return;
+    }
+    function update() {
+      var risky = false;
+      Array.prototype.forEach.call(notices, function (notice) {
+        if (notice.getAttribute("data-risk-country") === country.value) {
+          notice.open = true;
+          risky = true;
+        }
+      });
+      street.required = !risky;
+    }
+    country.addEventListener("change", update);
+    update();
+  }
+
   // The letter prints a signature at most 70 x 16 mm: 880 x 200 pixels are about 320 dpi there
   // (the server scales larger images down to this, at a cost; app/supporter.py).
   var PRINT_WIDTH = 880;
@@ -176,6 +199,7 @@
 
   characterCount();
   typedPreview();
+  riskNotice();
   signature();
 
   // After a refused submission, start at the list of what to correct (it links to each field).
