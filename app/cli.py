@@ -236,18 +236,25 @@ def cmd_campaign(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_official(args: argparse.Namespace, settings: Settings) -> int:
     from app.db import SchemaBehind
-    from app.operations import OperationError, pause_official, resume_official
+    from app.operations import OperationError, pause_official, record_check, resume_official
 
     campaign = load_campaign(settings.campaign_dir)
     try:
         with database_session(settings) as session:
             if args.action == "pause":
                 pause_official(session, campaign, args.id, args.reason, command_line_actor())
+                done = "paused"
+            elif args.action == "verify":
+                actor = command_line_actor()
+                source, note = args.source or "", args.note or ""
+                check = record_check(session, campaign, args.id, source, note, actor)
+                done = f"checked on {check.checked_at.date().isoformat()} (UTC)"
             else:
                 resume_official(session, campaign, args.id, command_line_actor())
+                done = "resumed"
     except (OperationError, SchemaBehind) as exc:
         return _fail(str(exc))
-    print(f"{args.id}: {'paused' if args.action == 'pause' else 'resumed'}", file=sys.stderr)
+    print(f"{args.id}: {done}", file=sys.stderr)
     return 0
 
 
@@ -341,13 +348,23 @@ def build_parser() -> argparse.ArgumentParser:
     campaign.add_argument("--message-kk", help="the public message in Kazakh")
     campaign.set_defaults(handler=cmd_campaign)
 
-    official = commands.add_parser("official", help="pause or resume letters to one official")
+    official = commands.add_parser(
+        "official", help="pause or resume letters to one official, or record a check of it"
+    )
     official_actions = official.add_subparsers(dest="action", required=True, metavar="ACTION")
     pause = official_actions.add_parser("pause", help="stop offering this official")
     pause.add_argument("id")
     pause.add_argument("--reason", required=True, help="why, shown to supporters and staff")
     resume = official_actions.add_parser("resume", help="offer this official again")
     resume.add_argument("id")
+    verify = official_actions.add_parser(
+        "verify",
+        help="record that the holder and address in recipients.yaml are still right "
+        "(counts as checked from now on)",
+    )
+    verify.add_argument("id")
+    verify.add_argument("--source", help="the web address where you checked it (http or https)")
+    verify.add_argument("--note", help="what you found, for the audit log")
     official.set_defaults(handler=cmd_official)
 
     update = commands.add_parser("update", help="list or delete case updates")

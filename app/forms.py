@@ -6,7 +6,7 @@ Nothing is kept between requests: each step posts every value again.
 
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from itsdangerous import Signer
@@ -38,6 +38,10 @@ MESSAGES: dict[tuple[str, str | None], str] = {
     ("recipients", None): N_("Choose at least one official from the list."),
     ("recipients", "paused"): N_(
         "Letters to one of the officials you chose are paused for now; choose among the others."
+    ),
+    ("recipients", "unverified"): N_(
+        "Letters to one of the offices you chose wait until the campaign checks who holds it; "
+        "choose among the others."
     ),
     ("message", None): N_("Your message cannot contain control characters."),
     ("message", "string_too_long"): N_(
@@ -86,10 +90,10 @@ class SupporterForm:
     variants: str = ""
 
     @classmethod
-    def blank(cls, campaign: Campaign, paused: Mapping[str, str] | None = None) -> "SupporterForm":
-        """A fresh form: every official not paused ticked, letters in the campaign's default
-        language, signed in typed script."""
-        paused = paused or {}
+    def blank(cls, campaign: Campaign, paused: Collection[str] | None = None) -> "SupporterForm":
+        """A fresh form: every official not paused (nor held) ticked, letters in the campaign's
+        default language, signed in typed script."""
+        paused = paused or ()
         return cls(
             language=campaign.default_language,
             recipients=[r.id for r in campaign.recipients if r.id not in paused],
@@ -175,10 +179,14 @@ def _error_for(error: dict, form: SupporterForm) -> tuple[str, FieldError]:
 
 
 def check(
-    form: SupporterForm, campaign: Campaign, paused: Mapping[str, str] | None = None
+    form: SupporterForm,
+    campaign: Campaign,
+    paused: Mapping[str, str] | None = None,
+    held: Collection[str] = (),
 ) -> Checked:
-    """Validate with the supporter schema, the campaign's languages and its officials not
-    paused. A drawn signature comes back as the letters print it, into `form` too."""
+    """Validate with the supporter schema, the campaign's languages and its officials neither
+    paused nor held until checked. A drawn signature comes back as the letters print it, into
+    `form` too."""
     errors: dict[str, FieldError] = {}
     supporter = None
     try:
@@ -199,6 +207,8 @@ def check(
             errors.setdefault("recipients", FieldError(MESSAGES[("recipients", None)]))
         if any(r.id in (paused or {}) for r in recipients):
             errors.setdefault("recipients", FieldError(MESSAGES[("recipients", "paused")]))
+        if any(r.id in held for r in recipients):
+            errors.setdefault("recipients", FieldError(MESSAGES[("recipients", "unverified")]))
     if errors:
         return Checked(None, [], errors)
     if supporter is not None and isinstance(supporter.signature, Drawn):

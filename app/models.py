@@ -127,6 +127,23 @@ class OfficialPause(Base):
     paused_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class OfficialCheck(Base):
+    """Staff checked who holds an office, and its address, and found recipients.yaml right: the
+    official counts as checked from `checked_at` (UTC) on, as if `verified` said that day."""
+
+    __tablename__ = "official_checks"
+    __table_args__ = (
+        Index("ix_official_checks_recipient_id_checked_at", "recipient_id", "checked_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recipient_id: Mapped[str] = mapped_column(String(64))
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(254))
+    source_url: Mapped[str | None] = mapped_column(Text, default=None)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
 class Reply(Base):
     """An official's answer, as staff summarise it."""
 

@@ -1,22 +1,26 @@
-"""Steering the campaign: open, pause or close it, pause one official, record replies, post and
-delete case updates. Every change is written to the audit log in the same transaction as the
-change itself, and every text staff give is stored as plain_text() makes it."""
+"""Steering the campaign: open, pause or close it, pause one official, record that an official
+was checked, record replies, post and delete case updates. Every change is written to the audit
+log in the same transaction as the change itself, and every text staff give is stored as
+plain_text() makes it."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal
+from urllib.parse import urlsplit
 
-from sqlalchemy import String, cast, delete, null, select, union_all
+from sqlalchemy import DateTime, String, cast, delete, func, null, select, union_all
 from sqlalchemy.orm import Session
 
 from app.campaign import Campaign, Recipient
-from app.models import AuditEntry, CampaignState, CaseUpdate, OfficialPause, Reply
+from app.models import AuditEntry, CampaignState, CaseUpdate, OfficialCheck, OfficialPause, Reply
 from app.rich_text import first_line, plain_text
 
 State = Literal["open", "paused", "closed"]
 STATES: tuple[State, ...] = ("open", "paused", "closed")
 UI_LANGUAGES = ("en", "ru", "kk")
+SOURCE_PROBLEM = "source: give a web address starting with http:// or https://, or none"
+NOTE_LIMIT = 2000
 
 
 class OperationError(ValueError):
@@ -63,26 +67,75 @@ def campaign_status(session: Session) -> Status:
     return Status(row.state, dict(row.message or {}))  # type: ignore[arg-type]
 
 
-def steering(session: Session) -> tuple[Status, dict[str, str]]:
-    """campaign_status() and paused_officials() in one query: every pack asks both, and one
-    round trip costs the web process half the CPU of two (0.55 against 1.15 ms on PostgreSQL)."""
-    no_text = cast(null(), String)
+@dataclass(frozen=True)
+class Steering:
+    """What every pack asks before it is made: the campaign's state, the officials staff paused
+    (id -> reason) and the day of each official's latest recorded check (id -> day, UTC)."""
+
+    status: Status
+    paused: dict[str, str]
+    checked: dict[str, date]
+
+    def last_checked(self, recipient: Recipient) -> date:
+        """recipients.yaml's `verified`, or the latest check staff recorded if later."""
+        recorded = self.checked.get(recipient.id)
+        return max(recipient.verified, recorded) if recorded else recipient.verified
+
+    def unverified(self, campaign: Campaign, today: date, stale_after_days: int) -> dict[str, date]:
+        """Officials last checked longer ago than STALE_AFTER_DAYS -> the day they were."""
+        days = {r.id: self.last_checked(r) for r in campaign.recipients}
+        return {rid: day for rid, day in days.items() if (today - day).days > stale_after_days}
+
+    def held(
+        self, campaign: Campaign, today: date, stale_after_days: int, mode: str
+    ) -> dict[str, date]:
+        """The unverified officials that take no letters: all of them under
+        UNVERIFIED_OFFICIALS=hold, none under warn."""
+        return self.unverified(campaign, today, stale_after_days) if mode == "hold" else {}
+
+
+def read_steering(session: Session) -> Steering:
+    """The campaign's state, the paused officials and the latest checks in one query: every pack
+    asks all three, and one round trip costs the web process half the CPU of two (0.55 against
+    1.15 ms on PostgreSQL). Nothing is cached, so a change on one instance holds on all at once."""
+    no_text, no_time = cast(null(), String), cast(null(), DateTime(timezone=True))
     rows = session.execute(
         union_all(  # not UNION: PostgreSQL has no equality for json
-            select(CampaignState.state, CampaignState.message, no_text, no_text).where(
+            select(CampaignState.state, CampaignState.message, no_text, no_text, no_time).where(
                 CampaignState.id == 1
             ),
-            select(no_text, null(), OfficialPause.recipient_id, OfficialPause.reason),
+            select(no_text, null(), OfficialPause.recipient_id, OfficialPause.reason, no_time),
+            select(
+                no_text,
+                null(),
+                OfficialCheck.recipient_id,
+                no_text,
+                func.max(OfficialCheck.checked_at),
+            ).group_by(OfficialCheck.recipient_id),
         )
     ).all()
     status = Status("open", {})
     paused: dict[str, str] = {}
-    for state, message, recipient_id, reason in rows:
+    checked: dict[str, date] = {}
+    for state, message, recipient_id, reason, checked_at in rows:
         if recipient_id is None:
             status = Status(state, dict(message or {}))
+        elif checked_at is not None:
+            checked[recipient_id] = _utc(checked_at).date()
         else:
             paused[recipient_id] = reason
-    return status, paused
+    return Steering(status, paused, checked)
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite gives back the UTC moments it stores without their time zone."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment
+
+
+def steering(session: Session) -> tuple[Status, dict[str, str]]:
+    """campaign_status() and paused_officials(), as read_steering() reads them."""
+    found = read_steering(session)
+    return found.status, found.paused
 
 
 def set_state(session: Session, state: str, message: dict[str, str], actor: str) -> Status:
@@ -130,6 +183,54 @@ def resume_official(session: Session, campaign: Campaign, recipient_id: str, act
         raise OperationError(f"no official {recipient_id!r} in this campaign")
     session.execute(delete(OfficialPause).where(OfficialPause.recipient_id == recipient_id))
     audit(session, actor, "official resumed", recipient_id)
+
+
+def source_address(source: str) -> str | None:
+    """The address of a check's source, cleaned: an http(s) address with a host, or None when
+    staff gave none; anything else is refused (OperationError naming the field)."""
+    source = plain_text(source).strip()
+    if not source:
+        return None
+    parts = urlsplit(source)
+    try:
+        parts.port  # noqa: B018 (ValueError for a port that is not a number)
+    except ValueError:
+        raise OperationError(SOURCE_PROBLEM) from None
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or len(source) > NOTE_LIMIT
+        or any(char.isspace() for char in source)
+    ):
+        raise OperationError(SOURCE_PROBLEM)
+    return source
+
+
+def record_check(
+    session: Session,
+    campaign: Campaign,
+    recipient_id: str,
+    source: str,
+    note: str,
+    actor: str,
+) -> OfficialCheck:
+    """Staff checked who holds the office, and its address, and recipients.yaml is still right:
+    the official counts as checked from now on, on every instance (read_steering)."""
+    if campaign.recipient(recipient_id) is None:
+        raise OperationError(f"no official {recipient_id!r} in this campaign")
+    source_url = source_address(source)
+    note = plain_text(note).strip()
+    if len(note) > NOTE_LIMIT:
+        raise OperationError(f"note: keep it under {NOTE_LIMIT:,} characters")
+    check = OfficialCheck(
+        recipient_id=recipient_id, checked_at=now(), actor=actor, source_url=source_url, note=note
+    )
+    session.add(check)
+    detail = [recipient_id, f"source {source_url}" if source_url else "no source given"]
+    if note:
+        detail.append(first_line(note))
+    audit(session, actor, "official checked", "; ".join(detail))
+    return check
 
 
 def writable_officials(session: Session, campaign: Campaign) -> list[Recipient]:
@@ -216,22 +317,44 @@ class PausedRecipient(ValueError):
         self.recipient_id, self.reason = recipient_id, reason
 
 
-def choose_writable(
-    paused: Mapping[str, str], campaign: Campaign, ids: list[str]
-) -> list[Recipient]:
-    """The officials a request names, or every official not paused when it names none.
+class UnverifiedRecipient(ValueError):
+    """A request named an official held until staff check who holds the office
+    (UNVERIFIED_OFFICIALS=hold); `last_checked` is the day they last did."""
 
-    `paused` is read from the database on every request (steering()), so a pause made on any
-    instance holds at once."""
+    def __init__(self, recipient_id: str, last_checked: date) -> None:
+        super().__init__(
+            f"letters to {recipient_id!r} wait until the campaign checks who holds the office "
+            f"(last checked on {last_checked.isoformat()})"
+        )
+        self.recipient_id, self.last_checked = recipient_id, last_checked
+
+
+def choose_writable(
+    paused: Mapping[str, str],
+    campaign: Campaign,
+    ids: list[str],
+    held: Mapping[str, date] | None = None,
+) -> list[Recipient]:
+    """The officials a request names, or every official neither paused nor held when it names
+    none.
+
+    `paused` and `held` are read from the database on every request (read_steering()), so a
+    pause or a check made on any instance holds at once."""
+    held = held or {}
+
+    def refuse(recipient_id: str) -> Exception:
+        if recipient_id in paused:
+            return PausedRecipient(recipient_id, paused[recipient_id])
+        return UnverifiedRecipient(recipient_id, held[recipient_id])
+
     chosen = campaign.choose(ids)
     if not ids:
-        chosen = [r for r in chosen if r.id not in paused]
+        chosen = [r for r in chosen if r.id not in paused and r.id not in held]
         if not chosen:
-            first = campaign.recipients[0].id
-            raise PausedRecipient(first, paused.get(first, ""))
+            raise refuse(campaign.recipients[0].id)
     for recipient in chosen:
-        if recipient.id in paused:
-            raise PausedRecipient(recipient.id, paused[recipient.id])
+        if recipient.id in paused or recipient.id in held:
+            raise refuse(recipient.id)
     return chosen
 
 
@@ -242,6 +365,7 @@ class StaffView:
     status: Status
     paused: dict[str, str]
     stale: list[Recipient]
+    last_checked: dict[str, date]
     replies_by_official: dict[str, list[Reply]]
     updates: list[CaseUpdate]
     audit: list[AuditEntry]
@@ -253,11 +377,13 @@ def staff_view(
     by_official: dict[str, list[Reply]] = {r.id: [] for r in campaign.recipients}
     for reply in replies(session):
         by_official.setdefault(reply.recipient_id, []).append(reply)
-    status, paused = steering(session)
+    found = read_steering(session)
+    unverified = found.unverified(campaign, today, stale_after_days)
     return StaffView(
-        status=status,
-        paused=paused,
-        stale=[r for r in campaign.recipients if r.is_stale(today, stale_after_days)],
+        status=found.status,
+        paused=found.paused,
+        stale=[r for r in campaign.recipients if r.id in unverified],
+        last_checked={r.id: found.last_checked(r) for r in campaign.recipients},
         replies_by_official=by_official,
         updates=updates(session),
         audit=audit_log(session),

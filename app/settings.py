@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     body_timeout_s: float = Field(default=30.0, gt=0)
     worker_threads: int = Field(default=4, ge=1, le=40)
     stale_after_days: int = Field(default=365, ge=1)
+    # Officials last checked longer ago than stale_after_days: "hold" takes no letters to them,
+    # "warn" offers them, saying when they were last checked. Default: hold in production.
+    unverified_officials: Literal["hold", "warn"] = "warn"
     redis_url: str = ""
     rate_limit_letters: str = "20/minute;200/hour"
     rate_limit_login: str = "10/minute;50/hour"
@@ -83,10 +86,21 @@ class Settings(BaseSettings):
     render_processes: int | None = Field(default=None, ge=0, le=8)
     warm_up: bool = True
 
-    @field_validator("log_level", "environment", mode="before")
+    @field_validator("log_level", "environment", "unverified_officials", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hold_unverified_in_production(cls, data: object) -> object:
+        """Production sends no letter to an office nobody has checked unless told otherwise;
+        development shows the whole campaign (make run)."""
+        if isinstance(data, dict) and data.get("unverified_officials") is None:
+            environment = str(data.get("environment") or "").strip().lower()
+            if environment == "production":
+                data = {**data, "unverified_officials": "hold"}
+        return data
 
     @field_validator("public_url")
     @classmethod

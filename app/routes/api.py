@@ -6,7 +6,7 @@ from datetime import date
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -15,7 +15,12 @@ from app.counts import public_stats
 from app.db import get_session
 from app.i18n import negotiate, render
 from app.letters import UnknownToken, confirm_posted, record_pack
-from app.operations import PausedRecipient, choose_writable, paused_officials, steering
+from app.operations import (
+    PausedRecipient,
+    UnverifiedRecipient,
+    choose_writable,
+    read_steering,
+)
 from app.supporter import Supporter
 from app.variants import pick as pick_variants
 
@@ -37,6 +42,18 @@ class Official(BaseModel):
     phone: str | None = None
     paused: bool = False
     paused_reason: str | None = None
+    last_checked: date = Field(
+        description="The day the campaign last checked who holds the office, and its address."
+    )
+    unverified: bool = Field(
+        description="Last checked longer ago than the campaign accepts (STALE_AFTER_DAYS)."
+    )
+    held: bool = Field(
+        False,
+        description="Unverified, and the service takes no letters to it until it is checked "
+        "(UNVERIFIED_OFFICIALS=hold); under warn, letters are made, and the pages say when "
+        "the office was last checked.",
+    )
 
 
 class PostedCounts(BaseModel):
@@ -110,9 +127,14 @@ def _problem(field: str, msg: str, kind: str) -> JSONResponse:
 @router.get("/api/recipients", response_model=list[Official], responses=UNAVAILABLE)
 def recipients(request: Request, session: Session = Depends(get_session)) -> list[Official]:
     """The officials, in campaign order, as the report lists them; those staff have paused are
-    marked, with the reason, and take no letters for now."""
+    marked, with the reason, and take no letters for now; so are those `held` until the campaign
+    checks who holds the office."""
     campaign: Campaign = request.app.state.campaign
-    paused = paused_officials(session)
+    settings = request.app.state.settings
+    found = read_steering(session)
+    today = date.today()
+    unverified = found.unverified(campaign, today, settings.stale_after_days)
+    held = found.held(campaign, today, settings.stale_after_days, settings.unverified_officials)
     return [
         Official(
             id=r.id,
@@ -120,8 +142,11 @@ def recipients(request: Request, session: Session = Depends(get_session)) -> lis
             name=r.name,
             address=Address(street=r.street, postcode=r.postcode, city=r.city, country=r.country),
             phone=r.phone,
-            paused=r.id in paused,
-            paused_reason=paused.get(r.id),
+            paused=r.id in found.paused,
+            paused_reason=found.paused.get(r.id),
+            last_checked=found.last_checked(r),
+            unverified=r.id in unverified,
+            held=r.id in held,
         )
         for r in campaign.recipients
     ]
@@ -150,7 +175,8 @@ def recipients(request: Request, session: Session = Depends(get_session)) -> lis
         422: {
             "model": Problems,
             "description": "The invalid fields, each named in `loc`; an official who is paused "
-            "is refused under `recipients`, with the reason.",
+            "is refused under `recipients`, with the reason, and so is one held until the "
+            "campaign checks who holds the office (`unverified_recipient`).",
         },
         **LETTER_REFUSALS,
     },
@@ -163,8 +189,9 @@ def recipients(request: Request, session: Session = Depends(get_session)) -> lis
 )
 async def create_letters(request: Request) -> Response:
     """Renders the letters and counts them: one anonymous row per letter (official, language,
-    country, day, token). Nothing else of the request is kept. Officials staff have paused are
-    left out of "all" (`recipients` empty) and refused when named."""
+    country, day, token). Nothing else of the request is kept. Officials staff have paused, and
+    those held until checked, are left out of "all" (`recipients` empty) and refused when
+    named."""
     # The body is read on the event loop, then checked (a drawn signature is decoded) and the
     # campaign read in a worker thread; the pack waits for its renderer holding no thread and
     # no database connection, and is counted in one short transaction once it is made.
@@ -209,7 +236,8 @@ def _checked(request: Request, body: bytes) -> tuple[Supporter, list[Recipient]]
         return JSONResponse({"detail": detail}, status_code=422)
     campaign: Campaign = request.app.state.campaign
     with request.app.state.reader() as session:
-        status, paused = steering(session)
+        found = read_steering(session)
+    status, settings = found.status, request.app.state.settings
     if not status.is_open:
         lang = negotiate(request.headers.get("accept-language"))
         refusal = NotOpen(
@@ -221,8 +249,11 @@ def _checked(request: Request, body: bytes) -> tuple[Supporter, list[Recipient]]
     if supporter.language not in campaign.languages:
         languages = ", ".join(campaign.languages)
         return _problem("language", f"this campaign's letters are in {languages}", "language")
+    held = found.held(
+        campaign, date.today(), settings.stale_after_days, settings.unverified_officials
+    )
     try:
-        return supporter, choose_writable(paused, campaign, supporter.recipients)
+        return supporter, choose_writable(found.paused, campaign, supporter.recipients, held)
     except UnknownRecipient as exc:
         return _problem(
             "recipients",
@@ -235,6 +266,8 @@ def _checked(request: Request, body: bytes) -> tuple[Supporter, list[Recipient]]
             f"letters to {exc.recipient_id!r} are paused for now: {exc.reason}",
             "paused_recipient",
         )
+    except UnverifiedRecipient as exc:
+        return _problem("recipients", str(exc), "unverified_recipient")
 
 
 def _count(request: Request, supporter: Supporter, chosen: list[Recipient], today: date) -> str:

@@ -249,6 +249,7 @@ def _dashboard(
         "form": form or {"values": {}, "errors": {}},
         "steering": staff_view(db, campaign, now.date(), settings.stale_after_days),
         "stale_after_days": settings.stale_after_days,
+        "unverified_officials": settings.unverified_officials,
         "utc": UTC,
     }
     return _render(request, "staff/dashboard.html", context, 422 if form else 200)

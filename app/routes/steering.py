@@ -1,5 +1,6 @@
 """Staff steering the campaign from the dashboard: open, pause or close it with a public message,
-pause and resume one official, record an official's reply, post and delete a case update.
+pause and resume one official, record that an official was checked, record an official's reply,
+post and delete a case update.
 
 Each form carries the session's CSRF token; each change and its audit entry are one transaction
 (app/operations.py), so what staff see on any instance is what every supporter gets.
@@ -19,6 +20,7 @@ from app.operations import (
     add_update,
     delete_update,
     pause_official,
+    record_check,
     resume_official,
     set_state,
 )
@@ -88,6 +90,24 @@ def pause(
 def resume(request: Request, recipient_id: str, row: FormSession, db: DB) -> Response:
     try:
         resume_official(db, request.app.state.campaign, recipient_id, _actor(db, row))
+    except OperationError as exc:
+        return _not_done(request, db, str(exc), "officials-state")
+    return _done(db, "officials-state")
+
+
+@router.post("/dashboard/officials/{recipient_id}/verify")
+def verify(
+    request: Request,
+    recipient_id: str,
+    row: FormSession,
+    db: DB,
+    source_url: Text = "",
+    note: Text = "",
+) -> Response:
+    """Staff checked who holds the office and its address, and recipients.yaml is right."""
+    campaign = request.app.state.campaign
+    try:
+        record_check(db, campaign, recipient_id, source_url, note, _actor(db, row))
     except OperationError as exc:
         return _not_done(request, db, str(exc), "officials-state")
     return _done(db, "officials-state")

@@ -29,12 +29,13 @@ from app.i18n import (
     countries,
     country_name,
     gettext,
+    long_date,
     number,
     render,
     ui_language,
 )
 from app.letters import UnknownToken, confirm_posted, letters_of, record_pack_once
-from app.operations import in_language, paused_officials, replies, steering, updates
+from app.operations import Steering, in_language, read_steering, replies, updates
 from app.pack_queue import Busy
 from app.pdf import LetterRenderer
 from app.rich_text import linkify
@@ -47,6 +48,9 @@ from app.variants import pick as pick_variants
 ASSET_CACHE = "public, max-age=86400"
 PAUSED_HEADING = N_("Paused for now")
 PAUSED_TEXT = N_("Letters to this official are paused for now: %(reason)s")
+WAITING_HEADING = N_("Letters wait for now")
+HELD_TEXT = N_("Letters to this office wait until the campaign checks who holds it.")
+LAST_CHECKED = N_("Who holds this office was last checked on %(date)s.")
 # What a supporter who writes from a country where signing is a risk may leave out of the letters.
 ADDRESS_LINES = ("street", "postcode")
 OPEN_GRAPH_LOCALES = {"en": "en_GB", "ru": "ru_RU", "kk": "kk_KZ"}
@@ -54,7 +58,33 @@ OPEN_GRAPH_LOCALES = {"en": "en_GB", "ru": "ru_RU", "kk": "kk_KZ"}
 router = APIRouter(include_in_schema=False)
 
 
-def _officials(campaign: Campaign, lang: str, paused: dict[str, str]) -> list[dict]:
+@dataclass(frozen=True)
+class _Writable:
+    """Who takes letters now: not the officials staff paused (id -> reason), nor, under
+    UNVERIFIED_OFFICIALS=hold, those nobody has checked lately (`held`: id -> the day they last
+    were); `unverified` holds those under warn too, which the pages then date."""
+
+    paused: dict[str, str]
+    held: dict[str, date]
+    unverified: dict[str, date]
+
+    @property
+    def withheld(self) -> set[str]:
+        return {*self.paused, *self.held}
+
+
+def _writable(request: Request, found: Steering) -> _Writable:
+    settings = request.app.state.settings
+    campaign: Campaign = request.app.state.campaign
+    today, days = date.today(), settings.stale_after_days
+    return _Writable(
+        paused=found.paused,
+        held=found.held(campaign, today, days, settings.unverified_officials),
+        unverified=found.unverified(campaign, today, days),
+    )
+
+
+def _officials(campaign: Campaign, lang: str, writable: _Writable) -> list[dict]:
     lang = campaign.text_language(lang)
     return [
         {
@@ -62,8 +92,11 @@ def _officials(campaign: Campaign, lang: str, paused: dict[str, str]) -> list[di
             "name": r.address_as[lang].name,
             "title": r.address_as[lang].title,
             "demands": r.demands,
-            "paused": r.id in paused,
-            "reason": paused.get(r.id, ""),
+            "paused": r.id in writable.paused,
+            "reason": writable.paused.get(r.id, ""),
+            "held": r.id in writable.held,
+            "last_checked": writable.unverified.get(r.id),
+            "offered": r.id not in writable.withheld,
         }
         for r in campaign.recipients
     ]
@@ -170,7 +203,8 @@ def _campaign_page(
     campaign: Campaign = request.app.state.campaign
     case = campaign.case
     base = str(request.url_for("campaign_page"))
-    state, paused = steering(session)
+    found = read_steering(session)
+    officials = _officials(campaign, lang, _writable(request, found))
     messages = {
         name: gettext(lang, error.message, **{k: number(v, lang) for k, v in error.values.items()})
         for name, error in (errors or {}).items()
@@ -189,10 +223,10 @@ def _campaign_page(
             "source": case.source,
             "language_hint": case.language_hint[lang] if case.language_hint else None,
         },
-        officials=_officials(campaign, lang, paused),
-        writable=len(campaign.recipients) - len(paused),
-        state=state.state,
-        state_message=state.message_in(lang),
+        officials=officials,
+        writable=sum(official["offered"] for official in officials),
+        state=found.status.state,
+        state_message=found.status.message_in(lang),
         **_news(session, campaign, lang),
         counter=_counter(session, request),
         form=form,
@@ -220,9 +254,8 @@ def _campaign_page(
 @router.get("/", response_class=HTMLResponse, name="campaign_page")
 def campaign_page(request: Request, session: Session = Depends(get_session)) -> HTMLResponse:
     campaign = request.app.state.campaign
-    return _campaign_page(
-        request, session, SupporterForm.blank(campaign, paused_officials(session))
-    )
+    writable = _writable(request, read_steering(session))
+    return _campaign_page(request, session, SupporterForm.blank(campaign, writable.withheld))
 
 
 # The form's posts read their body on the event loop, holding nothing else meanwhile, then do
@@ -236,11 +269,11 @@ def _form_page(request: Request, form: SupporterForm, **options: object) -> HTML
         return _campaign_page(request, session, form, **options)  # type: ignore[arg-type]
 
 
-def _open_steering(request: Request) -> dict[str, str] | None:
-    """The paused officials, or None when the campaign is paused or closed."""
+def _open_steering(request: Request) -> _Writable | None:
+    """Who takes letters now, or None when the campaign is paused or closed."""
     with request.app.state.reader() as session:
-        state, paused = steering(session)
-    return paused if state.is_open else None
+        found = read_steering(session)
+    return _writable(request, found) if found.status.is_open else None
 
 
 def _not_open(request: Request) -> HTMLResponse:
@@ -258,18 +291,23 @@ async def edit(request: Request) -> HTMLResponse:
 
 def _checked_form(
     request: Request, data: FormData, *, refuse_paused: bool = True
-) -> tuple[SupporterForm, Checked, dict[str, str]] | HTMLResponse:
-    """The form's values checked, with the paused officials; or the page that answers instead:
+) -> tuple[SupporterForm, Checked, _Writable] | HTMLResponse:
+    """The form's values checked, with who takes letters; or the page that answers instead:
     the campaign page (409) when the campaign is paused or closed, the form with its errors
-    (422). A download (`refuse_paused` False) leaves paused officials out rather than refuse."""
-    paused = _open_steering(request)
-    if paused is None:
+    (422). A download (`refuse_paused` False) leaves paused and held officials out rather than
+    refuse."""
+    writable = _open_steering(request)
+    if writable is None:
         return _not_open(request)
     form = SupporterForm.from_form(data)
-    checked = check(form, request.app.state.campaign, paused if refuse_paused else None)
+    campaign = request.app.state.campaign
+    if refuse_paused:
+        checked = check(form, campaign, writable.paused, writable.held)
+    else:
+        checked = check(form, campaign)
     if checked.errors:
         return _form_page(request, form, errors=checked.errors, status=422)
-    return form, checked, paused
+    return form, checked, writable
 
 
 def _edit(request: Request, data: FormData) -> HTMLResponse:
@@ -290,7 +328,7 @@ def _preview(request: Request, data: FormData) -> HTMLResponse:
     outcome = _checked_form(request, data)
     if isinstance(outcome, HTMLResponse):
         return outcome
-    form, checked, _ = outcome
+    form, checked, writable = outcome
     campaign: Campaign = request.app.state.campaign
     lang = ui_language(request)
     choice = decode_variants(form.variants, campaign)
@@ -309,6 +347,7 @@ def _preview(request: Request, data: FormData) -> HTMLResponse:
             {
                 "official": letter.recipient.address_as[campaign.text_language(lang)].name,
                 "html": letter.html,
+                "last_checked": writable.unverified.get(letter.recipient.id),
             }
             for letter in letters
         ],
@@ -430,7 +469,7 @@ def _pack_order(request: Request, data: FormData) -> _PackOrder | Response:
     outcome = _checked_form(request, data, refuse_paused=False)
     if isinstance(outcome, HTMLResponse):
         return outcome
-    form, checked, paused = outcome
+    form, checked, writable = outcome
     campaign: Campaign = request.app.state.campaign
     token, only = data.get("token", ""), data.get("recipient", "")
     if not isinstance(token, str) or not valid_token(token) or not isinstance(only, str):
@@ -444,26 +483,36 @@ def _pack_order(request: Request, data: FormData) -> _PackOrder | Response:
         if only not in ids:
             return _not_found(request)
         ids = [only]
-    if all(recipient_id in paused for recipient_id in ids):
-        return _paused_page(request, campaign, {rid: paused[rid] for rid in ids})
-    ids = [recipient_id for recipient_id in ids if recipient_id not in paused]
+    withheld = writable.withheld
+    if all(recipient_id in withheld for recipient_id in ids):
+        return _paused_page(request, campaign, writable, ids)
+    ids = [recipient_id for recipient_id in ids if recipient_id not in withheld]
     assert checked.supporter is not None
     variants = decode_variants(form.variants, campaign) or pick_variants(campaign)
     return _PackOrder(checked.supporter, campaign.choose(ids), dict(variants), only)
 
 
-def _paused_page(request: Request, campaign: Campaign, paused: dict[str, str]) -> HTMLResponse:
-    """A thank-you page left open while staff paused its officials: their letters are not made
-    again, as the form no longer offers them (an office changed hands, an address is wrong).
-    422, as for a form or API request naming a paused official."""
+def _paused_page(
+    request: Request, campaign: Campaign, writable: _Writable, ids: list[str]
+) -> HTMLResponse:
+    """A thank-you page left open while staff paused its officials, or while they became due
+    for a check under UNVERIFIED_OFFICIALS=hold: their letters are not made again, as the form
+    no longer offers them (an office changed hands, an address is wrong). 422, as for a form or
+    API request naming such an official."""
     lang = ui_language(request)
     text_lang = campaign.text_language(lang)
     lines = []
-    for recipient_id, reason in paused.items():
+    for recipient_id in ids:
         recipient = campaign.recipient(recipient_id)
         official = recipient.address_as[text_lang].name if recipient else recipient_id
-        lines.append(f"{official}: {gettext(lang, PAUSED_TEXT, reason=reason)}")
-    return problem_page(request, 422, PAUSED_HEADING, lines, retry_after=None)
+        if recipient_id in writable.paused:
+            why = gettext(lang, PAUSED_TEXT, reason=writable.paused[recipient_id])
+        else:
+            checked = long_date(writable.held[recipient_id], lang)
+            why = f"{gettext(lang, HELD_TEXT)} {gettext(lang, LAST_CHECKED, date=checked)}"
+        lines.append(f"{official}: {why}")
+    heading = PAUSED_HEADING if any(rid in writable.paused for rid in ids) else WAITING_HEADING
+    return problem_page(request, 422, heading, lines, retry_after=None)
 
 
 def pdf_response(pdf: bytes, filename: str) -> Response:
