@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -55,6 +56,9 @@ class AddressAs(Strict):
     title: Text
     name: Text
     salutation: Text
+    # The office as the letter's opening sentence names it, where the title's case does not fit
+    # there (Russian: "как к Генеральному прокурору ..."); letters without it leave it out.
+    in_capacity: Text | None = None
     address_lines: list[Text] = Field(min_length=2, max_length=8)
 
 
@@ -98,9 +102,24 @@ class Demand(Strict):
 
 
 class Source(Strict):
+    """Where the case's facts come from and the day they describe: the letters state the case as
+    this source reported it then, never as today's state."""
+
     title: Text
     publisher: Text
+    url: Text | None = None  # the report's address, else the publisher's page for it
     published: date
+    facts_as_of: date
+
+    @field_validator("url")
+    @classmethod
+    def _web_address(cls, url: str | None) -> str | None:
+        if url is not None:
+            parts = urlsplit(url)
+            spaced = any(char.isspace() for char in url)
+            if parts.scheme not in ("http", "https") or not parts.hostname or spaced:
+                raise ValueError("give the address as http:// or https:// and a host")
+        return url
 
 
 TRANSLATED_FIELDS = ("title", "prisoners", "summary", "letter_title", "subject")

@@ -44,6 +44,11 @@ from app.turns import Turns
 from app.variants import first as first_variants
 
 DATE_LOCALES = {"en": "en_GB", "ru": "ru", "kk": "kk"}
+# The letter's date line, and a month as the letters cite a report's ("the report of February
+# 2018"). Kazakh writes dates "2026 жылғы 4 желтоқсан", not babel's long "2026 ж. 4 желтоқсан";
+# Russian names a month alone in the nominative ("февраль 2018 года", LLLL), not the genitive.
+LETTER_DATE_FORMATS = {"en": "long", "ru": "long", "kk": "y 'жылғы' d MMMM"}
+MONTH_FORMATS = {"en": "MMMM y", "ru": "LLLL y 'года'", "kk": "y 'жылғы' MMMM"}
 HANDWRITING_FONT = "handwriting.ttf"
 LOGGER = logging.getLogger("letter_campaign.pdf")
 COLUMN_PAGE_HEIGHT = 40_000  # CSS px, about 10 m
@@ -237,6 +242,7 @@ class LetterRenderer:
         lang = supporter.language
         variant = dict(variants) if variants is not None else first_variants(self.campaign)
         locale = Locale.parse(DATE_LOCALES[lang])
+        month = MONTH_FORMATS[lang]
         case = self.campaign.case
         paragraphs = supporter.message_paragraphs()
         context = {
@@ -247,12 +253,19 @@ class LetterRenderer:
                 "city": supporter.city,
                 "country": locale.territories.get(supporter.country, supporter.country),
             },
-            "date": format_date(today, format="long", locale=locale),
+            "date": format_date(today, format=LETTER_DATE_FORMATS[lang], locale=locale),
             "case": {
                 "title": case.title[lang],
                 "prisoners": case.prisoners[lang],
                 "summary": case.summary[lang],
                 "subject": case.subject[lang],
+                "source": {
+                    "title": case.source.title,
+                    "publisher": case.source.publisher,
+                    "url": case.source.url,
+                    "date": format_date(case.source.published, month, locale=locale),
+                    "facts_as_of": format_date(case.source.facts_as_of, month, locale=locale),
+                },
             },
             "message_paragraphs": paragraphs,
             "signature": supporter.signature.model_dump(),

@@ -33,7 +33,7 @@ from tests.reading import (
 
 MM = 72 / 25.4
 TODAY = date(2026, 11, 5)
-EXPECTED_DATE = {"en": "5 November 2026", "ru": "5 ноября 2026 г.", "kk": "2026 ж. 5 қараша"}
+EXPECTED_DATE = {"en": "5 November 2026", "ru": "5 ноября 2026 г.", "kk": "2026 жылғы 5 қараша"}
 
 
 def render(renderer, campaign, data: dict, ids: list[str] | None = None) -> bytes:
