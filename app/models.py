@@ -75,6 +75,7 @@ class Staff(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    role: Mapped[str] = mapped_column(String(16), default="organiser", server_default="organiser")
     login_failures: Mapped[list["LoginFailure"]] = relationship(viewonly=True)
 
 
