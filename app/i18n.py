@@ -113,8 +113,13 @@ def number(value: int, lang: str) -> str:
     return format_decimal(value, locale=BABEL_LOCALES[lang])
 
 
+# Kazakh writes "2026 жылғы 4 желтоқсан", not babel's long "2026 ж. 4 желтоқсан".
+LONG_DATE_FORMATS = {"kk": "y 'жылғы' d MMMM"}
+
+
 def long_date(value: date, lang: str) -> str:
-    return format_date(value, format="long", locale=BABEL_LOCALES[lang])
+    pattern = LONG_DATE_FORMATS.get(lang, "long")
+    return format_date(value, format=pattern, locale=BABEL_LOCALES[lang])
 
 
 def _sort_key(lang: str) -> Callable[[str], tuple]:

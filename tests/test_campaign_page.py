@@ -1,5 +1,5 @@
-"""The campaign page: the case, the demands, the six officials, the counter towards the goal,
-share cards, and the user interface in English, Russian and Kazakh."""
+"""The campaign page: the case and its source, the demands, the officials, the counter towards
+the goal, share cards, and the user interface in English, Russian and Kazakh."""
 
 import io
 import re
@@ -39,6 +39,37 @@ def test_the_page_tells_the_case_the_demands_and_the_six_officials(client, campa
     for recipient in campaign.recipients:
         assert recipient.address_as[lang].name in officials
         assert recipient.address_as[lang].title in officials
+
+
+@pytest.mark.parametrize(
+    ("lang", "reported"),
+    [
+        ("en", "As reported by Open Dialog Foundation on 1 February 2018"),
+        ("ru", "1 февраля 2018"),
+        ("kk", "2018 жылғы 1 ақпан"),
+    ],
+)
+def test_the_case_is_shown_with_its_source_and_date(client, campaign, lang, reported):
+    source = page(client, lang).text(".hero .source")
+    assert reported in source
+    assert campaign.case.source.title in source
+
+
+def test_the_source_links_to_the_report_when_its_address_is_given(
+    campaign_copy, settings, monkeypatch
+):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    path = campaign_copy / "campaign.yaml"
+    text = path.read_text(encoding="utf-8")
+    address = "https://example.org/report?a=1&b=<2>"
+    path.write_text(text.replace("source:\n", f"source:\n  url: {address}\n", 1), "utf-8")
+    with TestClient(create_app(settings.model_copy(update={"campaign_dir": campaign_copy}))) as c:
+        shown = page(c, "en")
+    assert shown.attr(".hero .source a", "href") == address
+    assert "b=<2>" not in shown.html
 
 
 def record(app, campaign, letters: int, posted: int) -> None:

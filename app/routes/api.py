@@ -157,8 +157,8 @@ def recipients(request: Request, session: Session = Depends(get_session)) -> lis
     response_class=Response,
     responses={
         200: {
-            "description": "One letter per official chosen (all six when `recipients` is empty), "
-            "as one PDF.",
+            "description": "One letter per official chosen (when `recipients` is empty, every "
+            "official who takes letters now), as one PDF.",
             "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
             "headers": {
                 "Letter-Token": {
