@@ -260,9 +260,10 @@ def first_day(session: Session) -> date | None:
 
 
 def dashboard_figures(
-    session: Session, campaign: Campaign, goal: int, today: date, chart_days: int
+    session: Session, campaign: Campaign, goal: int, today: date, chart_days: int | None
 ) -> Figures:
-    """Everything the dashboard shows. On PostgreSQL it reads one snapshot, so the tables agree
+    """Everything the dashboard shows, its days the last `chart_days` since the first letter
+    (None: every day since then). On PostgreSQL it reads one snapshot, so the tables agree
     with each other even while letters are being recorded."""
     read_snapshot(session)
     officials = by_official(session, campaign)
@@ -273,7 +274,7 @@ def dashboard_figures(
         sum(t.paper for t in officials),
     )
     start = first_day(session) or today
-    since = max(start, today - timedelta(days=chart_days - 1))
+    since = start if chart_days is None else max(start, today - timedelta(days=chart_days - 1))
     return Figures(
         total=total,
         officials=officials,
