@@ -166,12 +166,16 @@ def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
     from app.db import SchemaBehind
     from app.operations import audit
     from app.staff import (
+        DEFAULT_ROLE,
         StaffError,
         add_staff,
+        check_role,
         describe,
+        find_staff,
         list_staff,
         normalise_email,
         remove_staff,
+        set_role,
         unlock_staff,
         utc_now,
     )
@@ -179,9 +183,20 @@ def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with database_session(settings) as db:
             if args.action == "add":
-                staff = add_staff(db, args.email, read_new_password(args.email), utc_now())
-                audit(db, command_line_actor(), "staff account added", staff.email)
-                done = f"added {staff.email}"
+                role = check_role(args.role or DEFAULT_ROLE)
+                password = read_new_password(args.email)
+                staff = add_staff(db, args.email, password, utc_now(), role)
+                detail = f"{staff.email} ({staff.role})"
+                audit(db, command_line_actor(), "staff account added", detail)
+                done = f"added {staff.email} as {staff.role}"
+            elif args.action == "role":
+                staff = find_staff(db, args.email)
+                if staff is None:
+                    return _fail(f"there is no account for {args.email}")
+                before = set_role(db, staff, args.role)
+                detail = f"{staff.email}: {before} -> {staff.role}"
+                audit(db, command_line_actor(), "staff role changed", detail)
+                done = f"{staff.email} is now {staff.role} (was {before})"
             elif args.action in ("remove", "unlock"):
                 change, verb = {"remove": (remove_staff, "removed"),
                                 "unlock": (unlock_staff, "unlocked")}[args.action]  # fmt: skip
@@ -334,11 +349,21 @@ def build_parser() -> argparse.ArgumentParser:
         "add", help="create an account (password from standard input, or asked twice)"
     )
     add.add_argument("email")
+    roles = "viewer|organiser|admin"  # checked by app.staff, not imported here: it is slow
+    add.add_argument(
+        "--role",
+        metavar=roles,
+        help="viewer: the numbers and the export; organiser: also steering the campaign; "
+        "admin: also staff accounts (default: organiser)",
+    )
+    role = actions.add_parser("role", help="change what an account may do")
+    role.add_argument("email")
+    role.add_argument("role", metavar=roles)
     remove = actions.add_parser("remove", help="delete an account and log it out everywhere")
     remove.add_argument("email")
     unlock = actions.add_parser("unlock", help="lift a lock after failed logins")
     unlock.add_argument("email")
-    actions.add_parser("list", help="list the accounts (and their locks)")
+    actions.add_parser("list", help="list the accounts (their roles and locks)")
     staff.set_defaults(handler=cmd_staff)
 
     campaign = commands.add_parser("campaign", help="open, pause or close the campaign")

@@ -47,6 +47,10 @@ _EMAIL = re.compile(
 )
 _hasher = PasswordHasher()
 _dummy_hash: str | None = None
+# Each role may do what the one before it may, and more: `viewer` reads the numbers and the
+# export, `organiser` also steers the campaign, `admin` also manages staff accounts.
+ROLES = ("viewer", "organiser", "admin")
+DEFAULT_ROLE = "organiser"
 
 
 class StaffError(ValueError):
@@ -90,13 +94,16 @@ def normalise_email(email: str) -> str:
 # --- accounts -----------------------------------------------------------------------------------
 
 
-def add_staff(db: Session, email: str, password: str, now: datetime) -> Staff:
+def add_staff(
+    db: Session, email: str, password: str, now: datetime, role: str = DEFAULT_ROLE
+) -> Staff:
     email = normalise_email(email)
+    check_role(role)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise StaffError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     if db.scalar(select(Staff.id).where(Staff.email == email)) is not None:
         raise StaffError(f"{email} already has an account")
-    staff = Staff(email=email, password_hash=_hasher.hash(password), created_at=now)
+    staff = Staff(email=email, password_hash=_hasher.hash(password), created_at=now, role=role)
     db.add(staff)
     db.flush()
     return staff
@@ -111,6 +118,49 @@ def remove_staff(db: Session, email: str) -> bool:
     db.execute(delete(LoginFailure).where(LoginFailure.staff_id == staff_id))
     db.execute(delete(Staff).where(Staff.id == staff_id))
     return True
+
+
+# --- roles --------------------------------------------------------------------------------------
+
+
+class LastAdmin(StaffError):
+    """The change would leave no account that may manage staff accounts."""
+
+
+def may(role: str, needed: str) -> bool:
+    """Whether an account of `role` may do what `needed` may. A role this version does not know
+    (a row edited by hand) may do nothing."""
+    if role not in ROLES:
+        return False
+    return ROLES.index(role) >= ROLES.index(needed)
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise StaffError(f"the role must be one of {', '.join(ROLES)}, not {role!r}")
+    return role
+
+
+def set_role(db: Session, staff: Staff, role: str) -> str:
+    """Give the account `role`; returns the role it had. Refuses to take the role of the last
+    admin away. The admins' rows are locked first (on PostgreSQL), so two admins demoting each
+    other at once cannot both succeed."""
+    check_role(role)
+    before = staff.role
+    if before == "admin" and role != "admin":
+        admins = db.scalars(select(Staff.id).where(Staff.role == "admin").with_for_update()).all()
+        if list(admins) == [staff.id]:
+            raise LastAdmin(
+                f"{staff.email} is the only admin: make another account admin first, "
+                "so that someone can still manage staff accounts"
+            )
+    staff.role = role
+    db.flush()
+    return before
+
+
+def find_staff(db: Session, email: str) -> Staff | None:
+    return db.scalar(select(Staff).where(Staff.email == normalise_email(email)))
 
 
 def unlock_staff(db: Session, email: str) -> bool:
@@ -139,7 +189,12 @@ def list_staff(db: Session, now: datetime) -> list[tuple[Staff, int]]:
 
 def describe(staff: Staff, sessions: int, now: datetime) -> str:
     """One line of `letter-campaign staff list`: tab-separated, for people and for cut(1)."""
-    fields = [staff.email, f"created {as_utc(staff.created_at):%Y-%m-%d}", f"{sessions} sessions"]
+    fields = [
+        staff.email,
+        staff.role,
+        f"created {as_utc(staff.created_at):%Y-%m-%d}",
+        f"{sessions} sessions",
+    ]
     failures = [f for f in staff.login_failures if as_utc(f.failed_at) > now - FAILURE_MEMORY]
     if failures:
         fields.append(f"{len(failures)} failed logins in 24 h")

@@ -90,7 +90,7 @@ def test_staff_add_reads_the_password_from_a_pipe_and_keeps_only_an_argon2_hash(
     assert log_in(client, "press@example.org", "a long staff password").status_code == 303
     with app.state.sessionmaker() as db:
         [entry] = db.scalars(sql_select(AuditEntry))
-    assert (entry.action, entry.detail) == ("staff account added", "press@example.org")
+    assert (entry.action, entry.detail) == ("staff account added", "press@example.org (organiser)")
     assert entry.actor.startswith("command line")
 
 
@@ -154,7 +154,7 @@ def test_staff_list_and_remove_which_logs_the_account_out(app, staff_client, dat
     listed = cli(database_url, "staff", "list")
     assert listed.returncode == 0
     assert listed.stdout.splitlines() == [
-        f"{STAFF_EMAIL}\tcreated {utc_now():%Y-%m-%d}\t1 sessions"
+        f"{STAFF_EMAIL}\torganiser\tcreated {utc_now():%Y-%m-%d}\t1 sessions"
     ]
 
     removed = cli(database_url, "staff", "remove", STAFF_EMAIL)
