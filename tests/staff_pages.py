@@ -38,8 +38,17 @@ def refusal(response: httpx.Response) -> tuple:
     )
 
 
+STEERING = "/dashboard/steering"
+
+
 def dashboard_token(client) -> str:
+    """The session's CSRF token as the dashboard's logout form carries it."""
     return csrf_token(client.get("/dashboard").text)
+
+
+def steering_token(client) -> str:
+    """The CSRF token of the steering page's forms (an organiser's or admin's)."""
+    return csrf_token(client.get(STEERING).text)
 
 
 class _Tables(HTMLParser):

@@ -1,10 +1,10 @@
-"""Staff open, pause and close the campaign on the dashboard; supporters see it at once, and
+"""Staff open, pause and close the campaign on the steering page; supporters see it at once, and
 nothing counted is lost or changed."""
 
 import pytest
 
 from tests.html_pages import Page
-from tests.staff_pages import dashboard_token
+from tests.staff_pages import STEERING, steering_token
 from tests.test_supporter_form import create, post, preview, stats, token_of
 
 ALL_SIX = 6
@@ -27,7 +27,7 @@ def typed() -> dict:
 
 
 def set_state(client, action: str, **messages: str):
-    data = {"action": action, "csrf_token": dashboard_token(client)}
+    data = {"action": action, "csrf_token": steering_token(client)}
     data.update({f"message_{lang}": text for lang, text in messages.items()})
     return client.post("/dashboard/campaign-state", data=data, follow_redirects=False)
 
@@ -116,16 +116,16 @@ def test_without_a_session_the_state_cannot_change(client):
     assert page(client).all("form.supporter-form")
 
 
-def test_the_dashboard_shows_the_state_and_logs_who_changed_it(staff_client):
+def test_the_steering_page_shows_the_state_and_logs_who_changed_it(staff_client):
     set_state(staff_client, "pause", en="Quiet week.")
-    dashboard = Page(staff_client.get("/dashboard").text)
-    assert dashboard.text("#campaign-state") == "The campaign is paused"
-    rows = [[c.strip() for c in row.split("|")] for row in audit_rows(dashboard)]
+    page = Page(staff_client.get(STEERING).text)
+    assert page.text("#campaign-state") == "The campaign is paused"
+    rows = [[c.strip() for c in row.split("|")] for row in audit_rows(page)]
     assert rows[0][1:] == ["staff@example.org", "campaign paused", "Quiet week."]
 
 
-def audit_rows(dashboard: Page) -> list[str]:
+def audit_rows(page: Page) -> list[str]:
     return [
         " | ".join(cell.text.strip() if cell.text else "" for cell in row)
-        for row in dashboard.all("#audit-log tbody tr")
+        for row in page.all("#audit-log tbody tr")
     ]

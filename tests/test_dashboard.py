@@ -1,6 +1,6 @@
 """The staff dashboard: exact totals, per official, language and country, letters per day as an
-SVG chart, progress towards the goal, and paper letters entered by staff, counted and shown
-apart."""
+SVG chart over a chosen range, progress towards the goal, and paper letters entered by staff on
+the steering page, counted and shown apart."""
 
 import re
 from datetime import timedelta
@@ -18,6 +18,7 @@ from tests.servers import free_port, running
 from tests.staff_pages import dashboard_token, rows_by_label, tables
 
 PAPER_FORM = "/dashboard/paper-letters"
+STEERING = "/dashboard/steering"
 
 
 @pytest.fixture
@@ -51,6 +52,7 @@ def test_the_dashboard_counts_every_letter_exactly(staff_client, campaign, lette
             staff_client, official=official, number=number, date=str(day), note=note
         )
         assert recorded.status_code == 303
+        assert recorded.headers["location"] == "/dashboard/steering#paper-letters"
 
     page = staff_client.get("/dashboard")
     assert page.status_code == 200
@@ -87,7 +89,8 @@ def test_the_dashboard_counts_every_letter_exactly(staff_client, campaign, lette
     ]
     assert re.search(r"<strong>58</strong> of 5,000 letters\s*\(1\.2 %\)", page.text)
     assert '<progress max="5000" value="58"' in page.text
-    assert rows_by_label(found["paper-entries"])[str(today - timedelta(days=3))][:3] == [
+    entered = tables(staff_client.get(STEERING).text)["paper-entries"]
+    assert rows_by_label(entered)[str(today - timedelta(days=3))][:3] == [
         name["prosecutor-general"],
         "40",
         "Vigil at the embassy, Berlin",
@@ -113,6 +116,59 @@ def test_the_chart_draws_letters_per_day_to_scale_without_javascript(staff_clien
     assert 'role="img"' in svg and "<title" in svg
 
 
+def chart_bars(page: str) -> list[tuple[float, str]]:
+    """The chart's bars as (width, title), left to right."""
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    return [
+        (float(width), title)
+        for width, title in re.findall(
+            r'<rect [^>]*width="([\d.]+)"[^>]*data-series="\w+"><title>([^<]+)</title>', svg
+        )
+    ]
+
+
+def test_the_days_shown_are_chosen_with_plain_links(app, staff_client, campaign, clock):
+    today = clock.now.date()
+    with app.state.sessionmaker() as db:
+        for days_ago in (400, 40, 3, 0):
+            record_pack(db, campaign.recipients[:1], "en", "DE", today - timedelta(days=days_ago))
+        db.commit()
+    page = staff_client.get("/dashboard").text
+    links = re.findall(
+        r'<a href="/dashboard\?days=(\w+)#chart-heading"( aria-current="true")?', page
+    )
+    assert links == [("7", ""), ("30", ' aria-current="true"'), ("all", "")]
+    for chosen, days in [("7", 7), ("30", 30), ("all", 401)]:
+        shown = staff_client.get(f"/dashboard?days={chosen}").text
+        assert len(tables(shown)["days"]) == 1 + days, chosen
+        assert f'<a href="/dashboard?days={chosen}#chart-heading" aria-current="true">' in shown
+    assert len(chart_bars(staff_client.get("/dashboard?days=7").text)) == 2 * 7
+    wrong = staff_client.get("/dashboard?days=365")
+    assert wrong.status_code == 422
+    assert "days" in wrong.text
+
+
+def test_the_chart_is_readable_with_one_day_of_letters_as_with_more_than_a_year(
+    app, staff_client, campaign, clock
+):
+    today = clock.now.date()
+    with app.state.sessionmaker() as db:
+        record_pack(db, campaign.recipients[:2], "en", "DE", today)
+        db.commit()
+    one_day = chart_bars(staff_client.get("/dashboard").text)
+    assert [title for _, title in one_day] == [f"{today}: 2 generated", f"{today}: 0 posted"]
+    assert all(width <= 30 for width, _ in one_day)  # two bars, not two walls across the chart
+
+    with app.state.sessionmaker() as db:
+        record_pack(db, campaign.recipients[:1], "en", "DE", today - timedelta(days=400))
+        db.commit()
+    years = chart_bars(staff_client.get("/dashboard?days=all").text)
+    assert all(title.startswith("week of ") for _, title in years)
+    assert 2 * 57 <= len(years) <= 2 * 59  # one pair of bars per week of 401 days
+    assert all(width >= 4 for width, _ in years)
+    assert sum(int(title.split(": ")[1].split()[0]) for _, title in years[::2]) == 3
+
+
 def test_an_empty_campaign_shows_zeros(staff_client):
     found = tables(staff_client.get("/dashboard").text)
     assert rows_by_label(found["totals"])["All letters"] == ["0", "0", "–"]
@@ -126,18 +182,25 @@ def test_the_goal_comes_from_the_settings(app, staff_client, letters):
     assert re.search(r"<strong>11</strong> of 20 letters\s*\(55\.0 %\)", page)
 
 
+def fields_in_error(page: str) -> list[str]:
+    """The fields the paper letters' error box links to, in order."""
+    box = page[page.index('id="paper-errors"') :]
+    return re.findall(r'<li><a href="#paper-(\w+)">', box[: box.index("</div>")])
+
+
 def test_wrong_paper_letters_are_refused_naming_each_field(staff_client, clock):
     tomorrow = clock.now.date() + timedelta(days=1)
     refused = add_paper(
         staff_client, official="nobody", number="-3", date=str(tomorrow), note="x" * 501
     )
     assert refused.status_code == 422
-    errors = re.findall(r'<li><a href="#paper-(\w+)">', refused.text)
+    assert "<h1>Steering the campaign</h1>" in refused.text
+    errors = fields_in_error(refused.text)
     assert errors == ["official", "number", "date", "note"]
     for number, date in [("many", "2026-02-30"), ("0", "yesterday"), ("1.5", "")]:
         again = add_paper(staff_client, official="ombudsman", number=number, date=date)
         assert again.status_code == 422
-        assert re.findall(r'<li><a href="#paper-(\w+)">', again.text) == ["number", "date"]
+        assert fields_in_error(again.text) == ["number", "date"]
     found = tables(staff_client.get("/dashboard").text)
     assert rows_by_label(found["totals"])["On paper, at events"][0] == "0"
 
@@ -165,7 +228,7 @@ def test_paper_letters_entered_in_error_can_be_deleted_and_both_are_audited(
     day = str(clock.now.date())
     add_paper(staff_client, official="ombudsman", number="12", date=day, note="Typo")
     add_paper(staff_client, official="ombudsman", number="3", date=day, note="Market stall")
-    page = staff_client.get("/dashboard").text
+    page = staff_client.get(STEERING).text
     actions = re.findall(r'action="(/dashboard/paper-letters/\d+/delete)"', page)
     assert len(actions) == 2
     typo = next(a for a in actions if page.index(a) > page.index("Typo"))
@@ -188,7 +251,8 @@ def test_paper_letters_entered_in_error_can_be_deleted_and_both_are_audited(
 
 
 def test_staff_pages_are_not_cached_and_load_nothing_from_elsewhere(app, staff_client):
-    for response in (TestClient(app).get("/login"), staff_client.get("/dashboard")):
+    pages = [TestClient(app).get("/login"), staff_client.get("/dashboard")]
+    for response in [*pages, staff_client.get(STEERING)]:
         assert response.status_code == 200
         assert response.headers["cache-control"] == "no-store"
         html = response.text
@@ -268,6 +332,10 @@ def test_the_staff_pages_work_in_a_browser_and_pass_axe_on_desktop_and_phone(tmp
             assert wider_than_the_window(page) <= 0, viewport
             assert axe_violations(page) == []
 
+            page.click("nav.pages >> text=Steering")
+            page.wait_for_url(f"{base_url}{STEERING}")
+            assert wider_than_the_window(page) <= 0, viewport
+            assert axe_violations(page) == []
             page.fill("#paper-number", "12")
             page.fill("#paper-note", "Stall at the book fair")
             page.select_option("#paper-official", "ombudsman")

@@ -5,7 +5,7 @@ import httpx
 
 from tests.html_pages import Page
 from tests.reading import pdf_text
-from tests.staff_pages import csrf_token, dashboard_token, log_in
+from tests.staff_pages import STEERING, csrf_token, log_in, steering_token
 from tests.test_campaign_state import typed  # noqa: F401 (the form's fixture)
 from tests.test_supporter_form import create, post
 from tests.test_supporter_form import stats as public_counts
@@ -14,12 +14,12 @@ REASON = "Left office in 2019; the new holder is being checked."
 
 
 def pause(client, official: str, reason: str = REASON):
-    data = {"reason": reason, "csrf_token": dashboard_token(client)}
+    data = {"reason": reason, "csrf_token": steering_token(client)}
     return client.post(f"/dashboard/officials/{official}/pause", data=data, follow_redirects=False)
 
 
 def resume(client, official: str):
-    data = {"csrf_token": dashboard_token(client)}
+    data = {"csrf_token": steering_token(client)}
     return client.post(f"/dashboard/officials/{official}/resume", data=data, follow_redirects=False)
 
 
@@ -118,7 +118,7 @@ def test_a_pause_on_one_server_is_refused_at_once_by_another(
     body = {**supporter_data, "recipients": ["ombudsman"], "language": "en"}
     with httpx.Client(base_url=first, timeout=60) as staff:
         assert log_in(staff, *staff_account).status_code == 303
-        token = csrf_token(staff.get("/dashboard").text)
+        token = csrf_token(staff.get(STEERING).text)
         paused = staff.post("/dashboard/officials/ombudsman/pause",
                             data={"reason": REASON, "csrf_token": token})  # fmt: skip
         assert paused.status_code == 303

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.ratelimit import RateLimiter
-from app.routes import assets, dashboard, steering, supporter
+from app.routes import assets, dashboard, staff_admin, steering, supporter
 from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD, TYPED_FORM
 from tests.staff_pages import csrf_token
 
@@ -185,7 +185,13 @@ def test_every_post_a_browser_sends_counts_against_a_limit(limited):
                              rate_limit_forms="1/day"))  # fmt: skip
     routes = [
         route.path.replace("{", "").replace("}", "")
-        for router in (supporter.router, dashboard.router, steering.router, assets.router)
+        for router in (
+            supporter.router,
+            dashboard.router,
+            steering.router,
+            staff_admin.router,
+            assets.router,
+        )
         for route in router.routes
         if "POST" in route.methods
     ]

@@ -1,12 +1,12 @@
 """Replies from officials and case updates: recorded by staff, shown on the campaign page with
 everything staff typed escaped, and served as an Atom feed; stale officials' data and the audit
-log on the dashboard."""
+log on the steering page."""
 
 from datetime import date
 from xml.etree import ElementTree
 
 from tests.html_pages import Page, text_of
-from tests.staff_pages import dashboard_token, tables
+from tests.staff_pages import STEERING, steering_token, tables
 from tests.test_campaign_operations import cli
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -16,17 +16,17 @@ LINKED = "Hearing moved: https://example.org/court?case=12&day=3. More soon."
 
 def record_reply(client, official: str, received_on: str, summary: str):
     data = {"official": official, "received_on": received_on, "summary": summary,
-            "csrf_token": dashboard_token(client)}  # fmt: skip
+            "csrf_token": steering_token(client)}  # fmt: skip
     return client.post("/dashboard/replies", data=data, follow_redirects=False)
 
 
 def post_update(client, posted_on: str, **texts: str):
-    data = {"posted_on": posted_on, "csrf_token": dashboard_token(client)}
+    data = {"posted_on": posted_on, "csrf_token": steering_token(client)}
     data.update({f"text_{lang}": text for lang, text in texts.items()})
     return client.post("/dashboard/updates", data=data, follow_redirects=False)
 
 
-def test_a_reply_shows_on_the_page_escaped_and_per_official_on_the_dashboard(staff_client):
+def test_a_reply_shows_on_the_page_escaped_and_per_official_on_the_steering_page(staff_client):
     assert record_reply(staff_client, "ombudsman", "2026-03-02", HOSTILE).status_code == 303
     assert (
         record_reply(staff_client, "ombudsman", "2026-04-01", "Promised a visit.").status_code
@@ -39,7 +39,7 @@ def test_a_reply_shows_on_the_page_escaped_and_per_official_on_the_dashboard(sta
     assert "<script>alert" not in page.html and not page.all(".replies img, .replies script")
     ru = Page(staff_client.get("/?lang=ru").text)
     assert ru.text("#replies-heading") == "Полученные ответы"
-    rows = tables(staff_client.get("/dashboard").text)["replies-per-official"]
+    rows = tables(staff_client.get(STEERING).text)["replies-per-official"]
     by_official = {row[0]: row for row in rows[1:]}
     assert len(by_official) == 6
     ombudsman = next(row for name, row in by_official.items() if row[1] == "2")
@@ -100,8 +100,8 @@ def test_the_feed_is_valid_with_no_updates(client):
     assert feed.findall(f"{ATOM}entry") == []
 
 
-def test_the_dashboard_warns_about_every_stale_official(staff_client, campaign, settings):
-    page = Page(staff_client.get("/dashboard").text)
+def test_the_steering_page_warns_about_every_stale_official(staff_client, campaign, settings):
+    page = Page(staff_client.get(STEERING).text)
     warned = [li.get("data-official") for li in page.all("#stale-officials li")]
     assert warned == [r.id for r in campaign.recipients]
     assert all(
@@ -113,12 +113,12 @@ def test_the_dashboard_warns_about_every_stale_official(staff_client, campaign, 
 def test_a_fresh_official_is_not_warned_about(app, staff_client, campaign):
     years = (date.today() - min(r.verified for r in campaign.recipients)).days + 1
     app.state.settings.stale_after_days = years
-    page = Page(staff_client.get("/dashboard").text)
+    page = Page(staff_client.get(STEERING).text)
     assert page.all("#stale-officials li") == []
 
 
 def test_every_staff_action_is_in_the_audit_log(staff_client):
-    token = dashboard_token(staff_client)
+    token = steering_token(staff_client)
     staff_client.post(
         "/dashboard/campaign-state",
         data={"action": "pause", "message_en": "Quiet.", "csrf_token": token},
@@ -138,7 +138,7 @@ def test_every_staff_action_is_in_the_audit_log(staff_client):
     )
     record_reply(staff_client, "ombudsman", "2026-03-02", "Answered.")
     post_update(staff_client, "2026-06-01", en="News.")
-    rows = tables(staff_client.get("/dashboard").text)["audit-log"][1:]
+    rows = tables(staff_client.get(STEERING).text)["audit-log"][1:]
     assert {row[1] for row in rows} == {"staff@example.org"}
     assert all(len(row[0]) == 19 and row[0][:4].isdigit() for row in rows)
     actions = [row[2] for row in rows]
@@ -148,15 +148,15 @@ def test_every_staff_action_is_in_the_audit_log(staff_client):
 
 
 def posted_updates(client) -> dict[str, str]:
-    """The dashboard's list of updates: id -> the text shown."""
-    page = Page(client.get("/dashboard").text)
+    """The steering page's list of updates: id -> the text shown."""
+    page = Page(client.get(STEERING).text)
     return {li.get("data-update"): text_of(li) for li in page.all("#updates-posted li")}
 
 
-def delete_from_dashboard(client, update_id: str):
+def delete_from_the_steering_page(client, update_id: str):
     """Press the update's Delete button: post its form as the page gives it."""
     selector = f'#updates-posted li[data-update="{update_id}"] form'
-    page = Page(client.get("/dashboard").text)
+    page = Page(client.get(STEERING).text)
     action = page.one(selector).get("action")
     return client.post(action, data=dict(page.form_values(selector)), follow_redirects=False)
 
@@ -166,24 +166,24 @@ def entries(client) -> list[str]:
     return [e.find(f"{ATOM}content").text for e in feed.findall(f"{ATOM}entry")]
 
 
-def test_staff_delete_an_update_from_the_dashboard_and_the_audit_log_says_so(staff_client):
+def test_staff_delete_an_update_from_the_steering_page_and_the_audit_log_says_so(staff_client):
     post_update(staff_client, "2026-05-01", en="Posted in error.\nSecond line.")
     post_update(staff_client, "2026-06-01", en=LINKED)
     [wrong] = [i for i, text in posted_updates(staff_client).items() if "in error" in text]
-    deleted = delete_from_dashboard(staff_client, wrong)
+    deleted = delete_from_the_steering_page(staff_client, wrong)
     assert deleted.status_code == 303
-    assert deleted.headers["location"] == "/dashboard#updates"
+    assert deleted.headers["location"] == "/dashboard/steering#updates"
     assert list(posted_updates(staff_client)) != [] and wrong not in posted_updates(staff_client)
     assert "Posted in error." not in Page(staff_client.get("/?lang=en").text).text("#updates")
     assert len(entries(staff_client)) == 1
-    rows = tables(staff_client.get("/dashboard").text)["audit-log"][1:]
+    rows = tables(staff_client.get(STEERING).text)["audit-log"][1:]
     assert rows[0][1:] == [
         "staff@example.org",
         "case update deleted",
         f"#{wrong} of 2026-05-01: Posted in error.",
     ]
     assert rows[1][2:] == ["case update posted", f"#{int(wrong) + 1} of 2026-06-01"]
-    token = dashboard_token(staff_client)
+    token = steering_token(staff_client)
     again = staff_client.post(f"/dashboard/updates/{wrong}/delete", data={"csrf_token": token})
     assert again.status_code == 404
 
@@ -215,7 +215,7 @@ def test_the_command_line_lists_and_deletes_updates(staff_client, database_url, 
     assert f"deleted case update {older}" in deleted.stderr
     assert list(posted_updates(staff_client)) == [lines[0][0]]
     assert len(entries(staff_client)) == 1
-    rows = tables(staff_client.get("/dashboard").text)["audit-log"][1:]
+    rows = tables(staff_client.get(STEERING).text)["audit-log"][1:]
     assert rows[0][1].startswith("command line (")
     assert rows[0][2:] == ["case update deleted", f"#{older} of 2026-05-01: Только по-русски."]
     unknown = cli(database_url, tmp_path, "update", "delete", older)

@@ -27,9 +27,12 @@ from tests.staff_pages import csrf_token, dashboard_token, log_in, refusal
 CLI = str(SOURCE_ROOT / ".venv" / "bin" / "letter-campaign")
 STAFF_URLS = [
     ("GET", "/dashboard"),
+    ("GET", "/dashboard/steering"),
+    ("GET", "/dashboard/staff"),
     ("POST", "/logout"),
     ("POST", "/dashboard/paper-letters"),
     ("POST", "/dashboard/paper-letters/1/delete"),
+    ("POST", "/dashboard/staff/1/role"),
 ]
 
 

@@ -9,7 +9,7 @@ from xml.etree import ElementTree
 import pytest
 
 from app.models import CaseUpdate
-from tests.staff_pages import dashboard_token
+from tests.staff_pages import STEERING, steering_token
 from tests.test_campaign_operations import cli
 from tests.test_campaign_state import set_state
 from tests.test_official_pause import pause
@@ -91,12 +91,12 @@ def test_a_paper_letters_note_is_cleaned(staff_client):
         "number": "3",
         "date": date.today().isoformat(),
         "note": "Stall\x0bMarket square\x00",
-        "csrf_token": dashboard_token(staff_client),
+        "csrf_token": steering_token(staff_client),
     }
     posted = staff_client.post("/dashboard/paper-letters", data=data, follow_redirects=False)
     assert posted.status_code == 303
-    dashboard = staff_client.get("/dashboard").text
-    assert "<td>Stall\nMarket square</td>" in dashboard
+    page = staff_client.get(STEERING).text
+    assert "<td>Stall\nMarket square</td>" in page
 
 
 def test_the_command_line_cleans_messages_and_reasons(

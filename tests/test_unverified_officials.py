@@ -1,7 +1,7 @@
 """No letter to an office nobody has checked: an official last checked longer ago than
 STALE_AFTER_DAYS is unverified. Under UNVERIFIED_OFFICIALS=hold (production's default) no letter
 can be made to them, by the page, the form's posts or the API, until staff record a check on the
-dashboard or with `letter-campaign official verify`; under warn (development's) they are
+steering page or with `letter-campaign official verify`; under warn (development's) they are
 offered, dated. The suite's officials were all verified on 2018-02-01, so all are unverified."""
 
 import getpass
@@ -16,7 +16,7 @@ from app.main import create_app
 from app.settings import Settings
 from tests.html_pages import Page
 from tests.reading import pdf_text
-from tests.staff_pages import csrf_token, dashboard_token, log_in, tables
+from tests.staff_pages import STEERING, csrf_token, log_in, steering_token, tables
 from tests.test_letters import run_cli
 from tests.test_supporter_form import create, post, stats
 
@@ -51,7 +51,7 @@ def cli(database_url: str, tmp_path, *args: str):
 
 
 def verify(client, official: str, source: str = SOURCE, note: str = "Same holder."):
-    data = {"source_url": source, "note": note, "csrf_token": dashboard_token(client)}
+    data = {"source_url": source, "note": note, "csrf_token": steering_token(client)}
     return client.post(f"/dashboard/officials/{official}/verify", data=data, follow_redirects=False)
 
 
@@ -64,9 +64,9 @@ def officials(client) -> dict[str, dict]:
 
 
 def audit_rows(client) -> list[list[str]]:
-    """The dashboard's audit log: when (UTC), who, what, detail; latest first (no table while
+    """The steering page's audit log: when (UTC), who, what, detail; latest first (no table while
     it is empty)."""
-    return tables(client.get("/dashboard").text).get("audit-log", [[]])[1:]
+    return tables(client.get(STEERING).text).get("audit-log", [[]])[1:]
 
 
 def test_when_every_office_is_held_the_page_says_so_instead_of_a_form(
@@ -127,7 +127,7 @@ def test_hold_refuses_an_unverified_office_on_every_path_and_a_check_opens_it(
     assert listed["ombudsman"]["last_checked"] == "2018-02-01"
     assert listed["la-155-1"]["held"] is False and listed["la-155-1"]["unverified"] is False
 
-    # The dashboard's check opens the office, at once.
+    # The steering page's check opens the office, at once.
     assert verify(client, "ombudsman").status_code == 303
     assert post(client, "/preview", typed).status_code == 200
     assert api_letters(client, supporter_data, ["ombudsman"]).status_code == 200
@@ -189,7 +189,7 @@ def test_the_audit_log_shows_who_checked_when_and_with_what_source(
         assert f"source {SOURCE}" in detail and note in detail
     today = datetime.now(UTC).date().isoformat()
     assert officials(client)["ombudsman"]["last_checked"] == today
-    table = tables(client.get("/dashboard").text)["officials-steering"]
+    table = tables(client.get(STEERING).text)["officials-steering"]
     checked = {row[0]: row[1] for row in table[1:]}
     assert sum(cell.startswith(today) for cell in checked.values()) == 2
 
@@ -332,7 +332,7 @@ def test_a_check_made_on_one_server_counts_on_the_other_while_supporters_write(
     servers = [first, second]
     with httpx.Client(base_url=first, timeout=60) as staff:
         assert log_in(staff, *staff_account).status_code == 303
-        token = csrf_token(staff.get("/dashboard").text)
+        token = csrf_token(staff.get(STEERING).text)
         with ThreadPoolExecutor(6) as pool:
             before = [pool.submit(write, servers[n % 2], supporter_data) for n in range(BATCH)]
             assert {f.result()[2].status_code for f in before} == {422}

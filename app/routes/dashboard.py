@@ -1,12 +1,15 @@
-"""Staff pages: login and logout, the dashboard, paper letters, and the CSV export.
+"""Staff pages: login and logout, the dashboard's numbers, the steering page, paper letters, and
+the CSV export.
 
 Nothing here answers without a live staff session: pages redirect to /login, the export answers
-401, and neither says anything about the counts.
+401, and neither says anything about the counts. Each page and form also checks the account's
+role, read from the database on every request (app/staff.py): a role that may not answers 403.
 """
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from babel import Locale
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -27,7 +30,7 @@ from app.offline import (
     parse_entry,
     record_paper_letters,
 )
-from app.operations import staff_view
+from app.operations import read_steering, staff_view
 from app.staff import (
     DEVICE_MAX_AGE,
     LOGIN_FORM_MAX_AGE,
@@ -38,6 +41,7 @@ from app.staff import (
     find_session,
     has_control_characters,
     login_token_matches,
+    may,
     new_device_cookie,
     new_login_token,
     open_session,
@@ -49,7 +53,9 @@ templates = Jinja2Templates(directory=TEMPLATES_DIR)
 SESSION_COOKIE = "staff_session"
 LOGIN_COOKIE = "staff_login_form"
 DEVICE_COOKIE = "staff_device"
-CHART_DAYS = 60
+# The letters-per-day chart's ranges: a query parameter, so a plain link chooses one.
+CHART_RANGES: dict[str, int | None] = {"7": 7, "30": 30, "all": None}
+DEFAULT_CHART_RANGE = "30"
 PAPER_ENTRIES_SHOWN = 200
 NO_STORE = {"Cache-Control": "no-store"}
 LOGIN_REFUSED = (
@@ -112,6 +118,49 @@ def form_session(row: PageSession, csrf_token: Annotated[str, Form()] = "") -> S
 FormSession = Annotated[StaffSession, Depends(form_session)]
 
 
+class RoleRefused(Exception):
+    """A staff member asked for a page or sent a form that their role does not open."""
+
+    def __init__(self, role: str, needed: str) -> None:
+        super().__init__(role, needed)
+        self.role = role
+        self.needed = needed
+
+
+def _check_role(db: Session, row: StaffSession, needed: str) -> None:
+    role = db.get(Staff, row.staff_id).role  # type: ignore[union-attr]
+    if not may(role, needed):
+        raise RoleRefused(role, needed)
+
+
+def page_for(needed: str) -> Callable[..., StaffSession]:
+    """A dependency for the pages of `needed` and the roles above it."""
+
+    def dependency(row: PageSession, db: DB) -> StaffSession:
+        _check_role(db, row, needed)
+        return row
+
+    return dependency
+
+
+def form_for(needed: str) -> Callable[..., StaffSession]:
+    """A dependency for the forms of `needed` and the roles above it: the CSRF token first,
+    then the role, so nothing a role may not do reaches the route."""
+
+    def dependency(row: FormSession, db: DB) -> StaffSession:
+        _check_role(db, row, needed)
+        return row
+
+    return dependency
+
+
+ViewerPage = Annotated[StaffSession, Depends(page_for("viewer"))]
+OrganiserPage = Annotated[StaffSession, Depends(page_for("organiser"))]
+OrganiserForm = Annotated[StaffSession, Depends(form_for("organiser"))]
+AdminPage = Annotated[StaffSession, Depends(page_for("admin"))]
+AdminForm = Annotated[StaffSession, Depends(form_for("admin"))]
+
+
 def _render(request: Request, name: str, context: dict, status: int = 200) -> Response:
     context = {"static": request.app.state.assets.url, **context}
     return templates.TemplateResponse(request, name, context, status_code=status, headers=NO_STORE)
@@ -120,6 +169,27 @@ def _render(request: Request, name: str, context: dict, status: int = 200) -> Re
 def refused(request: Request, _: CsrfRefused) -> Response:
     """A form without its CSRF token: a forged cross-site request, or a page left open too long."""
     return _render(request, "staff/refused.html", {}, status=403)
+
+
+def role_refused(request: Request, error: RoleRefused) -> Response:
+    """A page or form the account's role does not open; nothing was changed."""
+    context = {"role": error.role, "needed": error.needed}
+    return _render(request, "staff/forbidden.html", context, status=403)
+
+
+def staff_context(db: Session, row: StaffSession, page: str) -> dict:
+    """What every staff page's header needs: who is logged in, what their role opens, the
+    logout form's token, and which page this is (`numbers`, `steering`, `staff`)."""
+    staff = db.get(Staff, row.staff_id)
+    assert staff is not None  # a session goes with its account
+    return {
+        "email": staff.email,
+        "role": staff.role,
+        "may_steer": may(staff.role, "organiser"),
+        "may_admin": may(staff.role, "admin"),
+        "csrf_token": row.csrf_token,
+        "page": page,
+    }
 
 
 # --- logging in and out -------------------------------------------------------------------------
@@ -222,29 +292,54 @@ def logout(request: Request, row: FormSession, db: DB) -> Response:
     return response
 
 
-# --- the dashboard ------------------------------------------------------------------------------
+# --- the dashboard: the numbers -----------------------------------------------------------------
 
 
-def _dashboard(
-    request: Request, row: StaffSession, db: Session, now: datetime, form: dict | None = None
+@router.get("/dashboard")
+def dashboard(
+    request: Request,
+    row: ViewerPage,
+    db: DB,
+    now: Now,
+    days: Literal["7", "30", "all"] = DEFAULT_CHART_RANGE,
 ) -> Response:
+    """What every role comes for: progress, totals, letters per day over `days` (7, 30, or
+    since the first letter), per official, language and country, and the export."""
     settings = request.app.state.settings
     campaign = request.app.state.campaign
-    email = db.get(Staff, row.staff_id).email  # type: ignore[union-attr]
-    csrf_token = row.csrf_token
+    context = staff_context(db, row, "numbers")
+    steering = read_steering(db)
+    unverified = steering.unverified(campaign, now.date(), settings.stale_after_days)
     db.commit()  # the figures start a transaction of their own, on one snapshot
     figures = dashboard_figures(
-        db, campaign, settings.campaign_goal, now.date(), chart_days=CHART_DAYS
+        db, campaign, settings.campaign_goal, now.date(), chart_days=CHART_RANGES[days]
     )
-    context = {
-        "email": email,
-        "csrf_token": csrf_token,
+    context |= {
         "figures": figures,
         "chart": daily_chart(figures.days),
-        "paper": paper_entries(db, PAPER_ENTRIES_SHOWN),
+        "chart_range": days,
         "officials": {r.id: r for r in campaign.recipients},
         "languages": LANGUAGE_NAMES,
         "countries": COUNTRY_NAMES,
+        "today": now.date(),
+        "status": steering.status,
+        "unverified": len(unverified),
+    }
+    return _render(request, "staff/dashboard.html", context)
+
+
+# --- the steering page: the campaign's state, officials, replies, updates, paper letters --------
+
+
+def _steering_page(
+    request: Request, row: StaffSession, db: Session, now: datetime, form: dict | None = None
+) -> Response:
+    """The page; with `form` (the paper letters' values and errors), that form refused, 422."""
+    settings = request.app.state.settings
+    campaign = request.app.state.campaign
+    context = staff_context(db, row, "steering") | {
+        "paper": paper_entries(db, PAPER_ENTRIES_SHOWN),
+        "officials": {r.id: r for r in campaign.recipients},
         "today": now.date(),
         "form": form or {"values": {}, "errors": {}},
         "steering": staff_view(db, campaign, now.date(), settings.stale_after_days),
@@ -252,18 +347,19 @@ def _dashboard(
         "unverified_officials": settings.unverified_officials,
         "utc": UTC,
     }
-    return _render(request, "staff/dashboard.html", context, 422 if form else 200)
+    db.commit()
+    return _render(request, "staff/steering.html", context, 422 if form else 200)
 
 
-@router.get("/dashboard")
-def dashboard(request: Request, row: PageSession, db: DB, now: Now) -> Response:
-    return _dashboard(request, row, db, now)
+@router.get("/dashboard/steering")
+def steering_page(request: Request, row: OrganiserPage, db: DB, now: Now) -> Response:
+    return _steering_page(request, row, db, now)
 
 
 @router.post("/dashboard/paper-letters")
 def add_paper_letters(
     request: Request,
-    row: FormSession,
+    row: OrganiserForm,
     db: DB,
     now: Now,
     official: Annotated[str, Form()] = "",
@@ -276,26 +372,34 @@ def add_paper_letters(
         entry = parse_entry(campaign, official, number, date, note, now.date())
     except InvalidEntry as invalid:
         values = {"official": official, "number": number, "date": date, "note": note}
-        return _dashboard(request, row, db, now, {"values": values, "errors": invalid.errors})
+        return _steering_page(request, row, db, now, {"values": values, "errors": invalid.errors})
     actor = db.get(Staff, row.staff_id).email  # type: ignore[union-attr]
     record_paper_letters(db, *entry, staff_id=row.staff_id, now=now, actor=actor)
     db.commit()
-    return RedirectResponse("/dashboard#paper-letters", 303, headers=NO_STORE)
+    return RedirectResponse("/dashboard/steering#paper-letters", 303, headers=NO_STORE)
 
 
 @router.post("/dashboard/paper-letters/{entry_id}/delete")
-def remove_paper_letters(request: Request, entry_id: int, row: FormSession, db: DB) -> Response:
+def remove_paper_letters(request: Request, entry_id: int, row: OrganiserForm, db: DB) -> Response:
     actor = db.get(Staff, row.staff_id).email  # type: ignore[union-attr]
     if not delete_paper_letters(db, entry_id, actor):
         raise HTTPException(404, "no such entry of paper letters")
     db.commit()
-    return RedirectResponse("/dashboard#paper-letters", 303, headers=NO_STORE)
+    return RedirectResponse("/dashboard/steering#paper-letters", 303, headers=NO_STORE)
+
+
+def export_for_viewers(
+    row: Annotated[StaffSession, Depends(export_session)], db: DB
+) -> StaffSession:
+    """The export's session (a plain 401 without one), for every role that reads the numbers."""
+    _check_role(db, row, "viewer")
+    return row
 
 
 @router.get("/dashboard/export.csv")
 def export_csv(
     request: Request,
-    row: Annotated[StaffSession, Depends(export_session)],
+    row: Annotated[StaffSession, Depends(export_for_viewers)],
     db: DB,
     now: Now,
 ) -> StreamingResponse:

@@ -1,9 +1,10 @@
-"""Staff steering the campaign from the dashboard: open, pause or close it with a public message,
-pause and resume one official, record that an official was checked, record an official's reply,
-post and delete a case update.
+"""Staff steering the campaign from the steering page: open, pause or close it with a public
+message, pause and resume one official, record that an official was checked, record an
+official's reply, post and delete a case update.
 
-Each form carries the session's CSRF token; each change and its audit entry are one transaction
-(app/operations.py), so what staff see on any instance is what every supporter gets.
+Each form carries the session's CSRF token and needs an organiser or admin; each change and its
+audit entry are one transaction (app/operations.py), so what staff see on any instance is what
+every supporter gets.
 """
 
 from datetime import date
@@ -24,7 +25,7 @@ from app.operations import (
     resume_official,
     set_state,
 )
-from app.routes.dashboard import DB, NO_STORE, FormSession, _render
+from app.routes.dashboard import DB, NO_STORE, OrganiserForm, _render
 
 router = APIRouter(include_in_schema=False)
 
@@ -38,7 +39,7 @@ def _actor(db: Session, row: StaffSession) -> str:
 
 def _done(db: Session, anchor: str) -> Response:
     db.commit()
-    return RedirectResponse(f"/dashboard#{anchor}", 303, headers=NO_STORE)
+    return RedirectResponse(f"/dashboard/steering#{anchor}", 303, headers=NO_STORE)
 
 
 def _not_done(request: Request, db: Session, problem: str, anchor: str) -> Response:
@@ -57,7 +58,7 @@ def _day(value: str) -> date:
 @router.post("/dashboard/campaign-state")
 def change_state(
     request: Request,
-    row: FormSession,
+    row: OrganiserForm,
     db: DB,
     action: Text = "",
     message_en: Text = "",
@@ -76,7 +77,7 @@ def change_state(
 
 @router.post("/dashboard/officials/{recipient_id}/pause")
 def pause(
-    request: Request, recipient_id: str, row: FormSession, db: DB, reason: Text = ""
+    request: Request, recipient_id: str, row: OrganiserForm, db: DB, reason: Text = ""
 ) -> Response:
     campaign = request.app.state.campaign
     try:
@@ -87,7 +88,7 @@ def pause(
 
 
 @router.post("/dashboard/officials/{recipient_id}/resume")
-def resume(request: Request, recipient_id: str, row: FormSession, db: DB) -> Response:
+def resume(request: Request, recipient_id: str, row: OrganiserForm, db: DB) -> Response:
     try:
         resume_official(db, request.app.state.campaign, recipient_id, _actor(db, row))
     except OperationError as exc:
@@ -99,7 +100,7 @@ def resume(request: Request, recipient_id: str, row: FormSession, db: DB) -> Res
 def verify(
     request: Request,
     recipient_id: str,
-    row: FormSession,
+    row: OrganiserForm,
     db: DB,
     source_url: Text = "",
     note: Text = "",
@@ -116,7 +117,7 @@ def verify(
 @router.post("/dashboard/replies")
 def record_reply(
     request: Request,
-    row: FormSession,
+    row: OrganiserForm,
     db: DB,
     official: Text = "",
     received_on: Text = "",
@@ -137,7 +138,7 @@ def record_reply(
 @router.post("/dashboard/updates")
 def post_update(
     request: Request,
-    row: FormSession,
+    row: OrganiserForm,
     db: DB,
     posted_on: Text = "",
     text_en: Text = "",
@@ -155,7 +156,7 @@ def post_update(
 
 
 @router.post("/dashboard/updates/{update_id}/delete")
-def remove_update(update_id: int, row: FormSession, db: DB) -> Response:
+def remove_update(update_id: int, row: OrganiserForm, db: DB) -> Response:
     if not delete_update(db, update_id, _actor(db, row)):
         raise HTTPException(404, "no such case update")
     return _done(db, "updates")
