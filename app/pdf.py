@@ -24,9 +24,18 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from app.budget import within_budget
 from app.campaign import Campaign, Recipient
+from app.pdf_labels import label_page
 from app.pdf_leaks import free_font_names
 from app.pdf_margins import skip_empty_margin_boxes
-from app.pdf_parts import FixedPack, build_fixed, compose, paint, plan, read_column
+from app.pdf_parts import (
+    FixedPack,
+    build_fixed,
+    compose,
+    paint,
+    plan,
+    read_column,
+    renamed_fonts,
+)
 from app.pdf_split import (
     HIDE_FIXED,
     HIDE_SUPPORTER,
@@ -39,7 +48,7 @@ from app.pdf_split import (
 from app.pdf_styles import forget_styles, share_styles
 from app.pdf_watch import fingerprint, system_font_files
 from app.signature_image import DATA_URLS
-from app.supporter import Supporter
+from app.supporter import PAPERS, Paper, Supporter
 from app.turns import Turns
 from app.variants import first as first_variants
 
@@ -52,6 +61,7 @@ MONTH_FORMATS = {"en": "MMMM y", "ru": "LLLL y 'года'", "kk": "y 'жылғы
 HANDWRITING_FONT = "handwriting.ttf"
 LOGGER = logging.getLogger("letter_campaign.pdf")
 COLUMN_PAGE_HEIGHT = 40_000  # CSS px, about 10 m
+LABEL_PAGES_KEPT = 64  # label pages kept per template version: one per language, paper, officials
 
 
 def collect_for_packs() -> None:
@@ -116,12 +126,15 @@ class CampaignFetcher(URLFetcher):
 
 @dataclass(frozen=True)
 class PackToken:
-    """Marks the letters of one letters() call: one supporter, one template version."""
+    """Marks the letters of one letters() call: one supporter, one template version, and how the
+    supporter's pack is printed (the paper, and whether it ends with a label page)."""
 
     key: tuple
     lang: str
     has_message: bool
     variants: tuple = ()
+    paper: Paper = "a4"
+    labels: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,6 +155,7 @@ class _Assets:
     hide_fixed: CSS
     fixed: dict[tuple, FixedPack | None] = field(default_factory=dict)
     in_fixed: dict[str, frozenset[str]] = field(default_factory=dict)
+    labels: dict[tuple, bytes] = field(default_factory=dict)
 
 
 class LetterRenderer:
@@ -272,7 +286,12 @@ class LetterRenderer:
             "variant": variant,
         }
         token = PackToken(
-            self._current().key, lang, bool(paragraphs), tuple(sorted(variant.items()))
+            self._current().key,
+            lang,
+            bool(paragraphs),
+            tuple(sorted(variant.items())),
+            supporter.paper or "a4",
+            supporter.labels,
         )
         template = self.env.get_template(f"{lang}/letter.html.j2")
         return [
@@ -291,10 +310,27 @@ class LetterRenderer:
         ]
 
     def pack_html(self, letters: Sequence[Letter], lang: str) -> str:
+        """The pack's HTML: the letters on the supporter's paper, and the label page if asked."""
+        token = letters[0].pack if letters else None
+        paper = token.paper if token else "a4"
+        labels = [letter.recipient for letter in letters] if token and token.labels else None
+        return self._pack_page([letter.html for letter in letters], lang, paper, labels)
+
+    def _pack_page(
+        self,
+        letters: Sequence[Markup],
+        lang: str,
+        paper: Paper,
+        labels: Sequence[Recipient] | None = None,
+    ) -> str:
+        """pack.html.j2 with these letters; `paper` names the paper (letter.css lays out each),
+        `labels` the officials whose addresses a label page ends the pack with (none: no page)."""
         return self.env.get_template("pack.html.j2").render(
             lang=lang,
+            paper=paper,
             title=self.campaign.case.letter_title[lang],
-            letters=[letter.html for letter in letters],
+            letters=letters,
+            labels=label_page(self.campaign, labels, lang) if labels else None,
         )
 
     def _document(self, html: str, assets: _Assets, *extra: CSS) -> Document:
@@ -379,33 +415,54 @@ class LetterRenderer:
             or len(set(ids)) != len(ids)
         ):
             return None
-        fixed = self._fixed(
-            assets, lang, token.has_message, self._fixed_variants(assets, lang, token.variants)
-        )
+        chosen = self._fixed_variants(assets, lang, token.variants)
+        fixed = self._fixed(assets, lang, token.has_message, chosen, token.paper)
         if fixed is None or any(rid not in fixed.pages for rid in ids):
             return None
-        first = letters[0]
-        own = Letter(first.recipient, Markup(without_fixed(first.html, fixed.inner[ids[0]])))  # noqa: S704
+        own = Markup(without_fixed(letters[0].html, fixed.inner[ids[0]]))  # noqa: S704
         document = self._document(
-            self.pack_html([own], lang), assets, assets.hide_fixed, fixed.column_css
+            self._pack_page([own], lang, token.paper), assets, assets.hide_fixed, fixed.column_css
         )
         column = read_column(document)
         composition = plan(column, fixed, ids) if column else None
         if composition is None:
             return None
-        return compose(fixed, paint(document, column, composition), composition)
+        labels = None
+        if token.labels:
+            labels = self._labels(assets, lang, token.paper, [x.recipient for x in letters])
+        return compose(fixed, paint(document, column, composition), composition, labels)
+
+    def _labels(
+        self, assets: _Assets, lang: str, paper: Paper, recipients: Sequence[Recipient]
+    ) -> bytes:
+        """The label page for these officials, laid out as the full render lays it out (the
+        pack's template with no letters), its fonts renamed; the latest few kept."""
+        slot = (lang, paper, tuple(r.id for r in recipients))
+        pdf = assets.labels.pop(slot, None)
+        if pdf is None:
+            html = self._pack_page([], lang, paper, recipients)
+            pdf = renamed_fonts(self._document(html, assets).write_pdf(), repr((assets.key, slot)))
+            while len(assets.labels) >= LABEL_PAGES_KEPT:
+                del assets.labels[next(iter(assets.labels))]
+        assets.labels[slot] = pdf  # the latest last
+        return pdf
 
     def _fixed(
-        self, assets: _Assets, lang: str, with_message: bool, variants: tuple = ()
+        self,
+        assets: _Assets,
+        lang: str,
+        with_message: bool,
+        variants: tuple = (),
+        paper: Paper = "a4",
     ) -> FixedPack | None:
-        """The officials' fixed parts for this language and variant choice, laid out on first
-        use (variant paragraphs may sit in the fixed parts)."""
-        slot = (lang, with_message, variants)
+        """The officials' fixed parts for this language, variant choice and paper, laid out on
+        first use (variant paragraphs may sit in the fixed parts)."""
+        slot = (lang, with_message, variants, paper)
         if slot in assets.fixed:
             return assets.fixed[slot]
         with self._lock:
             if slot not in assets.fixed:
-                assets.fixed[slot] = self._build_fixed(assets, lang, with_message, variants)
+                assets.fixed[slot] = self._build_fixed(assets, lang, with_message, variants, paper)
                 if assets.fixed[slot] and not self._system_fonts:
                     # The first layout names the system fonts in use; watch them from now on.
                     self._system_fonts = system_font_files(assets.fixed[slot].families)
@@ -413,21 +470,24 @@ class LetterRenderer:
         return assets.fixed[slot]
 
     def warm_up(self) -> int:
-        """Lays out every set of fixed parts a pack can need (each language, with and without a
-        message, each choice of the variant paragraphs that sit in them), so that the first
-        supporters after a start do not wait for them. Each set takes a turn, as a pack does:
-        packs that come meanwhile are rendered in between. Returns how many sets are ready."""
+        """Lays out every set of fixed parts a pack can need (each paper, each language, with
+        and without a message, each choice of the variant paragraphs that sit in them), so that
+        the first supporters after a start do not wait for them. Each set takes a turn, as a
+        pack does: packs that come meanwhile are rendered in between. Returns how many sets are
+        ready."""
         assets = self._current()
         counts = self.campaign.case.variants
         sets = 0
-        for lang in self.campaign.languages:
-            with self._turns.turn():
-                names = sorted(self._in_fixed(assets, lang))
-            for numbers in itertools.product(*(range(1, counts[n] + 1) for n in names)):
-                for with_message in (False, True):
-                    chosen = tuple(zip(names, numbers, strict=True))
-                    with self._turns.turn():
-                        sets += self._fixed(assets, lang, with_message, chosen) is not None
+        for paper in PAPERS:
+            for lang in self.campaign.languages:
+                with self._turns.turn():
+                    names = sorted(self._in_fixed(assets, lang))
+                for numbers in itertools.product(*(range(1, counts[n] + 1) for n in names)):
+                    for with_message in (False, True):
+                        chosen = tuple(zip(names, numbers, strict=True))
+                        with self._turns.turn():
+                            fixed = self._fixed(assets, lang, with_message, chosen, paper)
+                            sets += fixed is not None
         return sets
 
     def warm_up_logged(self) -> None:
@@ -470,12 +530,17 @@ class LetterRenderer:
         return assets.in_fixed[lang]
 
     def _build_fixed(
-        self, assets: _Assets, lang: str, with_message: bool, chosen: tuple = ()
+        self,
+        assets: _Assets,
+        lang: str,
+        with_message: bool,
+        chosen: tuple = (),
+        paper: Paper = "a4",
     ) -> FixedPack | None:
         recipients = list(self.campaign.recipients)
         variants = [
             self.letters(
-                Supporter.model_validate(data),
+                Supporter.model_validate({**data, "paper": paper}),
                 recipients,
                 PLACEHOLDER_DAY,
                 {**first_variants(self.campaign), **dict(chosen)},
@@ -490,13 +555,15 @@ class LetterRenderer:
             lambda source: self._document(source, assets, assets.hide_supporter),
             self.pack_html(variants[0], lang),
             {r.id: str(letter.html) for r, letter in zip(recipients, variants[0], strict=True)},
-            (assets.key, lang, with_message, chosen),
+            (assets.key, lang, with_message, chosen, paper),
         )
         if fixed is not None:
             # The supporter's column is laid out once, on a page as wide as a letter's and
             # tall enough for any message; pdf_flow then breaks it over the letters' pages.
+            # Important, to size every page, named ones too (a paper's page: letter.css).
+            size = f"{fixed.page_width}px {COLUMN_PAGE_HEIGHT}px"
             fixed.column_css = CSS(
-                string=f"@page {{ size: {fixed.page_width}px {COLUMN_PAGE_HEIGHT}px; }}",
+                string=f"@page {{ size: {size} !important; }}",
                 font_config=assets.font_config,
             )
         return fixed

@@ -7,6 +7,7 @@ WeasyPrint layout of the supporter's parts (sender block, date, message, closing
 name) with the fixed parts removed; pdf_flow places the supporter's column below each official's
 text, WeasyPrint paints the pieces once, and pikepdf lays them over the fixed pages as form
 XObjects. Any letter the rules of pdf_flow cannot place exactly makes the caller render in full.
+A label page the supporter asked for (app/pdf_labels.py) is laid out alone and goes last.
 """
 
 import hashlib
@@ -129,6 +130,15 @@ def _rename_fonts(pdf: pikepdf.Pdf, salt: str) -> None:
                     descendant.FontDescriptor.FontName = new
 
 
+def renamed_fonts(pdf: bytes, salt: str) -> bytes:
+    """The PDF with font subset names of its own (as _rename_fonts), to go into another."""
+    with pikepdf.open(io.BytesIO(pdf)) as document:
+        _rename_fonts(document, salt)
+        out = io.BytesIO()
+        document.save(out)
+    return out.getvalue()
+
+
 def build_fixed(
     render: Callable[[str], Document],
     fixed_html: str,
@@ -150,15 +160,10 @@ def build_fixed(
     page_box = document.pages[0]._page_box
     if any(isinstance(child, boxes.MarginBox) for child in page_box.children):
         return None
-    raw = document.write_pdf()
     families = {font.family for font in document.fonts.values()}
-    with pikepdf.open(io.BytesIO(raw)) as pdf:
-        _rename_fonts(pdf, repr(key))
-        out = io.BytesIO()
-        pdf.save(out)
     return FixedPack(
         fingerprint=key,
-        pdf=out.getvalue(),
+        pdf=renamed_fonts(document.write_pdf(), repr(key)),
         pages={rid: index for index, rid in enumerate(recipient_ids)},
         geometry=geometry,
         page_top=page_box.content_box_y(),
@@ -296,8 +301,11 @@ def paint(document: Document, column: Column, composition: Composition) -> bytes
     return document.copy(pages).write_pdf()
 
 
-def compose(fixed: FixedPack, parts_pdf: bytes, composition: Composition) -> bytes:
-    """The pack: each official's fixed page with the supporter's pieces laid over it."""
+def compose(
+    fixed: FixedPack, parts_pdf: bytes, composition: Composition, last: bytes | None = None
+) -> bytes:
+    """The pack: each official's fixed page with the supporter's pieces laid over it, then the
+    pages of `last` (the label page) if given."""
     base = pikepdf.open(io.BytesIO(fixed.pdf))
     parts = pikepdf.open(io.BytesIO(parts_pdf))
     forms = [base.copy_foreign(page.as_form_xobject()) for page in parts.pages]
@@ -332,6 +340,9 @@ def compose(fixed: FixedPack, parts_pdf: bytes, composition: Composition) -> byt
     del base.pages[:]
     for page in chosen:
         base.pages.append(page)
+    ending = pikepdf.open(io.BytesIO(last)) if last is not None else None
+    if ending is not None:
+        base.pages.extend(ending.pages)  # copied when saved: the source stays open till then
     out = io.BytesIO()
     base.save(out)
     return out.getvalue()

@@ -34,6 +34,22 @@ COUNTRIES: frozenset[str] = frozenset(
 # Validation context: the countries from which the street may be left out (Supporter.for_campaign).
 STREET_OPTIONAL = "street_optional_in"
 
+Paper = Literal["a4", "letter"]
+PAPERS: tuple[Paper, ...] = ("a4", "letter")
+# Where US Letter (8.5 x 11 in) is the everyday paper, so that a home printer holds it: the
+# territories of Unicode CLDR's paperSize "US-Letter" (the locale data browsers and operating
+# systems print by), and the US territories served by the US mail. A4 everywhere else.
+LETTER_COUNTRIES: frozenset[str] = frozenset(
+    {"BZ", "CA", "CL", "CO", "CR", "GT", "MX", "NI", "PA", "PH", "PR", "SV", "US", "VE"}
+    | {"AS", "GU", "MP", "UM", "VI"}
+)
+
+
+def usual_paper(country: str) -> Paper:
+    """The paper a supporter in this country most likely has in the printer."""
+    return "letter" if country.strip().upper() in LETTER_COUNTRIES else "a4"
+
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 _CONTROL_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -118,6 +134,17 @@ class Supporter(BaseModel):
     )
     message: Annotated[str, StringConstraints(max_length=MAX_MESSAGE)] | None = None
     signature: Signature
+    paper: Paper | None = Field(
+        None,
+        description="`a4` or `letter` (US Letter, for a #10 window envelope); left out or null: "
+        "the paper usual in `country` (Letter in the United States, Canada, Mexico, the "
+        "Philippines and the other countries that use it, A4 elsewhere).",
+    )
+    labels: bool = Field(
+        False,
+        description="End the pack with a page of the officials' addresses to cut out and stick "
+        "on plain envelopes, with the campaign's postage advice.",
+    )
 
     @classmethod
     def for_campaign(cls, data: object, campaign: Campaign) -> "Supporter":
@@ -170,6 +197,13 @@ class Supporter(BaseModel):
         if value not in COUNTRIES:
             raise ValueError("must be a two-letter ISO 3166 country code")
         return value
+
+    @model_validator(mode="after")
+    def _paper_of_country(self) -> "Supporter":
+        """The letters are printed on the paper chosen, else on the country's usual paper."""
+        if self.paper is None:
+            self.paper = usual_paper(self.country)
+        return self
 
     def message_paragraphs(self) -> list[str]:
         """Paragraphs as the supporter typed them, split on blank lines; single breaks kept."""

@@ -1,7 +1,8 @@
 """Fast packs: composed from parts laid out once, and indistinguishable from a full render.
 
 A reader compares what they see (every page as an image at 72 dpi) and what they can copy out
-(pdftotext); both must be the same whether the pack was composed from parts or rendered in full.
+(pdftotext); both must be the same whether the pack was composed from parts or rendered in full,
+on A4 and on US Letter, with or without the label page.
 """
 
 import gc
@@ -24,11 +25,11 @@ from app.campaign import LANGUAGES, load_campaign
 from app.pdf import CampaignFetcher, LetterRenderer, collect_for_packs
 from app.pdf_styles import styles_kept
 from app.settings import Settings
-from app.supporter import MAX_MESSAGE, Supporter
+from app.supporter import MAX_MESSAGE, PAPERS, Supporter
 from app.turns import Turns
 from app.variants import first as first_variants
 from tests.conftest import KAZAKH_NAME, SUITE_CAMPAIGN, jpeg_data_url, png_data_url
-from tests.reading import pdf_fonts, pdf_text, squeezed
+from tests.reading import page_texts, pdf_fonts, pdf_text, squeezed
 
 TODAY = date(2026, 11, 5)
 WORDS = "I have followed this case since 2017 and I ask you to act within your powers. "
@@ -91,6 +92,7 @@ def message(length: int, paragraph: int) -> str:
     return "\n\n".join(p for p in paragraphs if p.strip())[:length]
 
 
+@pytest.mark.parametrize("paper", PAPERS)
 @pytest.mark.parametrize("lang", LANGUAGES)
 @pytest.mark.parametrize(
     ("case", "extra"),
@@ -105,15 +107,34 @@ def message(length: int, paragraph: int) -> str:
     ],  # fmt: skip
 )
 def test_a_composed_pack_reads_and_looks_like_the_full_render(
-    lang, case, extra, renderer, supporter_data, tmp_path
+    paper, lang, case, extra, renderer, supporter_data, tmp_path
 ):
-    composed, full = both_ways(renderer, {**supporter_data, "language": lang, **extra})
+    data = {**supporter_data, "language": lang, "paper": paper, **extra}
+    composed, full = both_ways(renderer, data)
     assert composed is not None, f"{case}: fell back to the full render"
     assert_same_to_a_reader(composed, full, tmp_path)
 
 
+@pytest.mark.parametrize("paper", PAPERS)
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_pack_ending_with_its_label_page_composes_like_the_full_render(
+    paper, lang, renderer, supporter_data, tmp_path
+):
+    data = {**supporter_data, "language": lang, "paper": paper, "labels": True}
+    for number, ids in enumerate([[], ["ombudsman", "prosecutor-general"], ["ombudsman"]]):
+        composed, full = both_ways(renderer, {**data, "message": message(300 * number, 200)}, ids)
+        assert composed is not None, f"{ids}: fell back to the full render"
+        assert_same_to_a_reader(composed, full, tmp_path / str(number))
+        chosen = renderer.campaign.choose(ids)
+        assert len(page_texts(composed)) > len(chosen)
+        label_page = page_texts(composed)[-1]
+        for recipient in chosen:
+            assert squeezed(recipient.address_as[lang].address_lines[0]) in squeezed(label_page)
+
+
+@pytest.mark.parametrize("paper", PAPERS)
 def test_messages_of_every_length_break_over_pages_as_the_full_render_does(
-    renderer, supporter_data, tmp_path
+    paper, renderer, supporter_data, tmp_path
 ):
     """Lengths and paragraph sizes chosen so the message ends or breaks at many places on the
     page: inside a paragraph, between paragraphs, and with the closing moved to the next page."""
@@ -122,7 +143,7 @@ def test_messages_of_every_length_break_over_pages_as_the_full_render_does(
         [(700, 250), (900, 120), (1100, 400), (1250, 80), (1400, 300), (1600, 90),
          (1750, 600), (1900, 200), (MAX_MESSAGE, 2000)]
     ):  # fmt: skip
-        data = {**supporter_data, "message": message(length, paragraph)}
+        data = {**supporter_data, "message": message(length, paragraph), "paper": paper}
         composed, full = both_ways(renderer, data)
         if composed is None:
             continue
@@ -218,11 +239,13 @@ def test_letters_from_different_supporters_are_never_composed_together(renderer,
     assert KAZAKH_NAME in text and "Someone Else" in text
 
 
+@pytest.mark.parametrize("paper", PAPERS)
 @pytest.mark.parametrize("choice", [{"appeal": 3, "closing": 2}, {"appeal": 2, "closing": 3}])
 def test_variant_paragraphs_compose_like_the_full_render(
-    choice, renderer, supporter_data, tmp_path
+    choice, paper, renderer, supporter_data, tmp_path
 ):
-    supporter = Supporter.model_validate({**supporter_data, "message": message(1200, 300)})
+    data = {**supporter_data, "message": message(1200, 300), "paper": paper}
+    supporter = Supporter.model_validate(data)
     letters = renderer.letters(supporter, renderer.campaign.choose([]), TODAY, choice)
     composed = renderer.render_composed(letters, "ru")
     assert composed is not None
