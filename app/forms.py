@@ -15,7 +15,7 @@ from starlette.datastructures import FormData
 
 from app.campaign import Campaign, Recipient, UnknownRecipient
 from app.i18n import N_
-from app.supporter import Drawn, Supporter
+from app.supporter import PAPERS, Drawn, Supporter, usual_paper
 
 SIGNATURE_KINDS = ("drawn", "typed", "none")
 # A pack's token: 32 random characters, and since the form's tokens are signed, a signature.
@@ -47,6 +47,7 @@ MESSAGES: dict[tuple[str, str | None], str] = {
     ("message", "string_too_long"): N_(
         "Your message has %(length)s characters; it can have at most %(max)s."
     ),
+    ("paper", None): N_("Choose the paper your letters are printed on."),
     ("signature", None): N_("Choose how to sign your letters."),
     ("signature", "drawn"): N_("Draw your signature in the box, or choose another way to sign."),
 }
@@ -88,6 +89,9 @@ class SupporterForm:
     signature_kind: str = "typed"
     signature_image: str = ""
     variants: str = ""
+    # The paper the supporter chose; empty: the paper usual in their country, whichever it is.
+    paper: str = ""
+    labels: bool = False
 
     @classmethod
     def blank(cls, campaign: Campaign, paused: Collection[str] | None = None) -> "SupporterForm":
@@ -117,7 +121,16 @@ class SupporterForm:
             signature_kind=text("signature_kind"),
             signature_image=text("signature_image") if text("signature_kind") == "drawn" else "",
             variants=text("variants"),
+            # The form posts the paper it showed as the default (`paper_default`) beside the
+            # supporter's choice: left as shown, the paper follows the country, also once the
+            # country changes; the steps after it post the choice alone.
+            paper="" if text("paper") == text("paper_default") else text("paper"),
+            labels=bool(text("labels")),
         )
+
+    def shown_paper(self) -> str:
+        """The paper the letters are printed on: the one chosen, else the country's usual one."""
+        return self.paper if self.paper in PAPERS else usual_paper(self.country)
 
     def schema_data(self) -> dict:
         """The supporter schema's input; the schema, not this form, decides what is valid."""
@@ -134,6 +147,8 @@ class SupporterForm:
             "recipients": self.recipients,
             "message": self.message if self.message.strip() else None,
             "signature": signature,
+            "paper": self.paper or None,
+            "labels": self.labels,
         }
 
     def hidden_fields(self) -> list[tuple[str, str]]:
@@ -144,6 +159,9 @@ class SupporterForm:
         if self.signature_kind == "drawn":
             fields.append(("signature_image", self.signature_image))
         fields.append(("variants", self.variants))
+        fields.append(("paper", self.paper))
+        if self.labels:
+            fields.append(("labels", "1"))
         return fields
 
 
@@ -158,7 +176,7 @@ class Checked:
 
 def _error_for(error: dict, form: SupporterForm) -> tuple[str, FieldError]:
     loc = error["loc"]
-    name = str(loc[0]) if loc and str(loc[0]) in FIELDS else "signature"
+    name = str(loc[0]) if loc and str(loc[0]) in (*FIELDS, "paper") else "signature"
     kind = error["type"]
     if name == "signature":
         drawn = len(loc) > 1 and loc[1] == "drawn"

@@ -158,7 +158,9 @@ def recipients(request: Request, session: Session = Depends(get_session)) -> lis
     responses={
         200: {
             "description": "One letter per official chosen (when `recipients` is empty, every "
-            "official who takes letters now), as one PDF.",
+            "official who takes letters now), as one PDF, on the supporter's `paper`; with "
+            "`labels`, a last page holds the officials' addresses to cut out and stick on "
+            "plain envelopes.",
             "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
             "headers": {
                 "Letter-Token": {

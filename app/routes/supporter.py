@@ -40,7 +40,7 @@ from app.pack_queue import Busy
 from app.pdf import LetterRenderer
 from app.rich_text import linkify
 from app.share_image import share_image
-from app.supporter import Supporter
+from app.supporter import LETTER_COUNTRIES, PAPERS, Supporter, usual_paper
 from app.variants import decode as decode_variants
 from app.variants import encode as encode_variants
 from app.variants import pick as pick_variants
@@ -54,6 +54,7 @@ LAST_CHECKED = N_("Who holds this office was last checked on %(date)s.")
 # What a supporter who writes from a country where signing is a risk may leave out of the letters.
 ADDRESS_LINES = ("street", "postcode")
 OPEN_GRAPH_LOCALES = {"en": "en_GB", "ru": "ru_RU", "kk": "kk_KZ"}
+PAPER_NAMES = {"a4": N_("A4 (210 × 297 mm)"), "letter": N_("US Letter (8.5 × 11 in)")}
 
 router = APIRouter(include_in_schema=False)
 
@@ -191,6 +192,22 @@ def _counter(session: Session, request: Request) -> dict:
     return {"sent": stats["sent"], "generated": stats["generated"], "goal": goal}
 
 
+def _paper_in_preview(lang: str, form: SupporterForm) -> dict:
+    """Which paper the letters are laid out for, and why (the supporter's choice, or the paper
+    usual in their country), with the values to preview them again on the other paper."""
+    paper = form.shown_paper()
+    other = next(p for p in PAPERS if p != paper)
+    return {
+        "paper": paper,
+        "name": gettext(lang, PAPER_NAMES[paper]),
+        "chosen": form.paper in PAPERS,
+        "country": country_name(form.country.strip().upper(), lang),
+        "other_name": gettext(lang, PAPER_NAMES[other]),
+        "other": [(n, other if n == "paper" else v) for n, v in form.hidden_fields()],
+        "labels": form.labels,
+    }
+
+
 def _campaign_page(
     request: Request,
     session: Session,
@@ -239,6 +256,11 @@ def _campaign_page(
             locale=BABEL_LOCALES[lang],
         ),
         street_required=form.country.strip().upper() not in case.risk_countries,
+        # The paper shown checked: the supporter's choice, else the country's usual paper, which
+        # the form posts back as the default it showed (app/forms.py).
+        paper_checked=form.shown_paper(),
+        paper_default="" if form.paper in PAPERS else usual_paper(form.country),
+        letter_countries=sorted(LETTER_COUNTRIES),
         letter_languages={code: LANGUAGE_NAMES[code] for code in campaign.languages},
         default_language=campaign.default_language,
         share={
@@ -355,6 +377,7 @@ def _preview(request: Request, data: FormData) -> HTMLResponse:
         hidden=form.hidden_fields(),
         token=new_form_token(_secret(request)),
         risk=_risk_in_preview(campaign, lang, form),
+        paper=_paper_in_preview(lang, form),
     )
 
 
@@ -424,6 +447,7 @@ def _thanks(request: Request, form: SupporterForm, token: str) -> HTMLResponse:
         token=token,
         private_link=_private_link(request, token, lang),
         postage=postage[lang] if postage else None,
+        paper=form.shown_paper(),
     )
 
 

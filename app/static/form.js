@@ -1,6 +1,7 @@
 /* The supporter form, enhanced: a live character count for the message, the signature pad
-   (signature_pad from the npm registry, served by the app) and a preview of the typed signature
-   in the handwriting font. Without JavaScript the form works as plain HTML, drawing aside. */
+   (signature_pad from the npm registry, served by the app), a preview of the typed signature
+   in the handwriting font, and the paper following the country. Without JavaScript the form
+   works as plain HTML, drawing aside. */
 (function () {
   "use strict";
 
@@ -67,6 +68,35 @@
     }
     country.addEventListener("change", update);
     update();
+  }
+
+  // The paper follows the country (the paper usual there) until the supporter picks one. The form
+  // posts the default it shows beside the paper, so that the server tells a choice from a default
+  // (app/forms.py): a supporter's pick clears the default, and a country chosen later leaves it.
+  function paperFollowsCountry() {
+    var country = document.getElementById("country");
+    var group = document.getElementById("paper-group");
+    var shown = document.getElementById("paper-default");
+    if (!country || !group || !shown) {
+      return;
+    }
+    var letterCountries = (group.getAttribute("data-letter-countries") || "").split(" ");
+    Array.prototype.forEach.call(group.querySelectorAll('input[name="paper"]'), function (radio) {
+      radio.addEventListener("change", function () {
+        shown.value = "";
+      });
+    });
+    country.addEventListener("change", function () {
+      if (!shown.value) {
+        return;
+      }
+      var paper = letterCountries.indexOf(country.value) >= 0 ? "letter" : "a4";
+      var radio = document.getElementById("paper-" + paper);
+      if (radio) {
+        radio.checked = true;
+        shown.value = paper;
+      }
+    });
   }
 
   // The letter prints a signature at most 70 x 16 mm: 880 x 200 pixels are about 320 dpi there
@@ -200,6 +230,7 @@
   characterCount();
   typedPreview();
   riskNotice();
+  paperFollowsCountry();
   signature();
 
   // After a refused submission, start at the list of what to correct (it links to each field).
