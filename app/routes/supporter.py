@@ -51,6 +51,8 @@ PAUSED_TEXT = N_("Letters to this official are paused for now: %(reason)s")
 WAITING_HEADING = N_("Letters wait for now")
 HELD_TEXT = N_("Letters to this office wait until the campaign checks who holds it.")
 LAST_CHECKED = N_("Who holds this office was last checked on %(date)s.")
+REMOVED_HEADING = N_("No longer in this campaign")
+REMOVED_OFFICE = N_("An office no longer among this campaign's officials")
 # What a supporter who writes from a country where signing is a risk may leave out of the letters.
 ADDRESS_LINES = ("street", "postcode")
 OPEN_GRAPH_LOCALES = {"en": "en_GB", "ru": "ru_RU", "kk": "kk_KZ"}
@@ -323,6 +325,12 @@ def _checked_form(
         return _not_open(request)
     form = SupporterForm.from_form(data)
     campaign = request.app.state.campaign
+    if not refuse_paused:
+        # A thank-you page opened before an office was removed from recipients.yaml.
+        known = [rid for rid in form.recipients if campaign.recipient(rid) is not None]
+        if form.recipients and not known:
+            return _paused_page(request, campaign, writable, form.recipients)
+        form.recipients = known
     if refuse_paused:
         checked = check(form, campaign, writable.paused, writable.held)
     else:
@@ -411,14 +419,16 @@ def _create_letters(request: Request, data: FormData) -> HTMLResponse:
 
 
 def _letters_listed(session: Session, campaign: Campaign, token: str, lang: str) -> list[dict]:
-    lang = campaign.text_language(lang)
+    ui, lang = lang, campaign.text_language(lang)
     listed = []
     for recipient_id, sent_on in letters_of(session, token):
         recipient = campaign.recipient(recipient_id)
         listed.append(
             {
                 "id": recipient_id,
-                "official": recipient.address_as[lang].name if recipient else recipient_id,
+                "official": (
+                    recipient.address_as[lang].name if recipient else gettext(ui, REMOVED_OFFICE)
+                ),
                 "title": recipient.address_as[lang].title if recipient else "",
                 "sent_on": sent_on,
             }
@@ -507,10 +517,10 @@ def _pack_order(request: Request, data: FormData) -> _PackOrder | Response:
         if only not in ids:
             return _not_found(request)
         ids = [only]
-    withheld = writable.withheld
-    if all(recipient_id in withheld for recipient_id in ids):
+    left_out = {*writable.withheld, *(rid for rid in ids if campaign.recipient(rid) is None)}
+    if all(recipient_id in left_out for recipient_id in ids):
         return _paused_page(request, campaign, writable, ids)
-    ids = [recipient_id for recipient_id in ids if recipient_id not in withheld]
+    ids = [recipient_id for recipient_id in ids if recipient_id not in left_out]
     assert checked.supporter is not None
     variants = decode_variants(form.variants, campaign) or pick_variants(campaign)
     return _PackOrder(checked.supporter, campaign.choose(ids), dict(variants), only)
@@ -519,23 +529,32 @@ def _pack_order(request: Request, data: FormData) -> _PackOrder | Response:
 def _paused_page(
     request: Request, campaign: Campaign, writable: _Writable, ids: list[str]
 ) -> HTMLResponse:
-    """A thank-you page left open while staff paused its officials, or while they became due
-    for a check under UNVERIFIED_OFFICIALS=hold: their letters are not made again, as the form
-    no longer offers them (an office changed hands, an address is wrong). 422, as for a form or
-    API request naming such an official."""
+    """A thank-you page left open while staff paused its officials, while they became due for a
+    check under UNVERIFIED_OFFICIALS=hold, or after their office left recipients.yaml: their
+    letters are not made again, as the form no longer offers them (an office changed hands or
+    was abolished, an address is wrong). 422, as for a form or API request naming such an
+    official."""
     lang = ui_language(request)
     text_lang = campaign.text_language(lang)
     lines = []
     for recipient_id in ids:
         recipient = campaign.recipient(recipient_id)
         official = recipient.address_as[text_lang].name if recipient else recipient_id
+        if recipient is None:
+            lines.append(gettext(lang, REMOVED_OFFICE))
+            continue
         if recipient_id in writable.paused:
             why = gettext(lang, PAUSED_TEXT, reason=writable.paused[recipient_id])
         else:
             checked = long_date(writable.held[recipient_id], lang)
             why = f"{gettext(lang, HELD_TEXT)} {gettext(lang, LAST_CHECKED, date=checked)}"
         lines.append(f"{official}: {why}")
-    heading = PAUSED_HEADING if any(rid in writable.paused for rid in ids) else WAITING_HEADING
+    if any(rid in writable.paused for rid in ids):
+        heading = PAUSED_HEADING
+    elif any(rid in writable.held for rid in ids):
+        heading = WAITING_HEADING
+    else:
+        heading = REMOVED_HEADING
     return problem_page(request, 422, heading, lines, retry_after=None)
 
 
