@@ -216,6 +216,58 @@ def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_staff_totp(args: argparse.Namespace, settings: Settings) -> int:
+    """Enrol an account's second factor (printed once: the URI, its QR code and the recovery
+    codes), replacing any it had, or remove it."""
+    from sqlalchemy import select
+
+    from app.db import SchemaBehind
+    from app.models import Staff
+    from app.operations import audit
+    from app.staff import StaffError, enrol_second_factor, normalise_email, remove_second_factor
+
+    try:
+        with database_session(settings) as db:
+            email = normalise_email(args.email)
+            staff = db.scalar(select(Staff).where(Staff.email == email))
+            if staff is None:
+                return _fail(f"there is no account for {args.email}")
+            if args.remove:
+                if not remove_second_factor(db, staff):
+                    return _fail(f"{email} has no second factor")
+                audit(db, command_line_actor(), "second factor removed", email)
+                print(f"removed the second factor of {email}", file=sys.stderr)
+                return 0
+            uri, codes = enrol_second_factor(db, staff, second_factor_issuer(settings))
+            audit(db, command_line_actor(), "second factor enrolled", email)
+    except (StaffError, SchemaBehind) as exc:
+        return _fail(str(exc))
+    show_enrolment(uri, codes)
+    print(f"enrolled a second factor for {email}; it replaces any before", file=sys.stderr)
+    return 0
+
+
+def second_factor_issuer(settings: Settings) -> str:
+    """What authenticator apps call the account's entry: the campaign's name, in English if it
+    has one."""
+    try:
+        return load_campaign(settings.campaign_dir).case.title["en"]
+    except CampaignError:
+        return "letter-campaign"
+
+
+def show_enrolment(uri: str, codes: list[str]) -> None:
+    import segno
+
+    print("Add this to an authenticator app (or scan the QR code below):")
+    print(uri)
+    segno.make(uri, error="m").terminal(compact=True)
+    print("Recovery codes: each opens one login without the app. Keep them safe: they are")
+    print("not shown again, and running this command again replaces them.")
+    for code in codes:
+        print(code)
+
+
 @contextmanager
 def database_session(settings: Settings) -> Iterator[Session]:
     """A session on a migrated database, committed when the block ends without error."""
@@ -364,7 +416,15 @@ def build_parser() -> argparse.ArgumentParser:
     unlock = actions.add_parser("unlock", help="lift a lock after failed logins")
     unlock.add_argument("email")
     actions.add_parser("list", help="list the accounts (their roles and locks)")
+    totp = actions.add_parser(
+        "totp",
+        help="enrol a second factor (a six-digit code after the password) and print it once, "
+        "replacing any before; --remove removes it",
+    )
+    totp.add_argument("email")
+    totp.add_argument("--remove", action="store_true", help="log in with the password alone")
     staff.set_defaults(handler=cmd_staff)
+    totp.set_defaults(handler=cmd_staff_totp)
 
     campaign = commands.add_parser("campaign", help="open, pause or close the campaign")
     campaign.add_argument("action", choices=["open", "pause", "close"])

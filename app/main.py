@@ -17,7 +17,16 @@ from app.logs import RequestLog
 from app.pdf import LetterRenderer, collect_for_packs
 from app.ratelimit import RateLimit, RateLimiter, storage_url
 from app.render_pool import RenderInProcess, RenderPool
-from app.routes import api, assets, dashboard, health, staff_admin, steering, supporter
+from app.routes import (
+    api,
+    assets,
+    dashboard,
+    health,
+    second_factor,
+    staff_admin,
+    steering,
+    supporter,
+)
 from app.security import BodyLimit, CrossSiteRefusal, PublicAddress, SecurityHeaders
 from app.settings import Settings
 
@@ -103,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(assets.router)
     app.include_router(api.router)
     app.include_router(dashboard.router)
+    app.include_router(second_factor.router)
     app.include_router(steering.router)
     app.include_router(staff_admin.router)
     app.include_router(supporter.router)

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     # Officials last checked longer ago than stale_after_days: "hold" takes no letters to them,
     # "warn" offers them, saying when they were last checked. Default: hold in production.
     unverified_officials: Literal["hold", "warn"] = "warn"
+    # Who must log in with a second factor (app/staff.py): admins, organisers and admins,
+    # everyone, or nobody. Default: admins in production, nobody in development.
+    require_totp: Literal["admin", "organiser", "all", "none"] = "none"
     redis_url: str = ""
     rate_limit_letters: str = "20/minute;200/hour"
     rate_limit_login: str = "10/minute;50/hour"
@@ -86,7 +89,9 @@ class Settings(BaseSettings):
     render_processes: int | None = Field(default=None, ge=0, le=8)
     warm_up: bool = True
 
-    @field_validator("log_level", "environment", "unverified_officials", mode="before")
+    @field_validator(
+        "log_level", "environment", "unverified_officials", "require_totp", mode="before"
+    )
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
@@ -100,6 +105,17 @@ class Settings(BaseSettings):
             environment = str(data.get("environment") or "").strip().lower()
             if environment == "production":
                 data = {**data, "unverified_officials": "hold"}
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _second_factor_for_admins_in_production(cls, data: object) -> object:
+        """In production a stolen admin password alone manages nothing; development asks no
+        code (make run)."""
+        if isinstance(data, dict) and data.get("require_totp") is None:
+            environment = str(data.get("environment") or "").strip().lower()
+            if environment == "production":
+                data = {**data, "require_totp": "admin"}
         return data
 
     @field_validator("public_url")

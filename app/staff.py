@@ -19,13 +19,14 @@ import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
+import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, Signer, TimestampSigner
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.models import LoginFailure, Staff, StaffSession
+from app.models import LoginFailure, RecoveryCode, Staff, StaffSession
 from app.ratelimit import client_address
 
 MIN_PASSWORD_LENGTH = 12
@@ -116,6 +117,7 @@ def remove_staff(db: Session, email: str) -> bool:
         return False
     db.execute(delete(StaffSession).where(StaffSession.staff_id == staff_id))
     db.execute(delete(LoginFailure).where(LoginFailure.staff_id == staff_id))
+    db.execute(delete(RecoveryCode).where(RecoveryCode.staff_id == staff_id))
     db.execute(delete(Staff).where(Staff.id == staff_id))
     return True
 
@@ -195,6 +197,8 @@ def describe(staff: Staff, sessions: int, now: datetime) -> str:
         f"created {as_utc(staff.created_at):%Y-%m-%d}",
         f"{sessions} sessions",
     ]
+    if staff.totp_secret is not None:
+        fields.append("second factor")
     failures = [f for f in staff.login_failures if as_utc(f.failed_at) > now - FAILURE_MEMORY]
     if failures:
         fields.append(f"{len(failures)} failed logins in 24 h")
@@ -268,6 +272,10 @@ def authenticate(
     a lock shows in the time the answer takes. The try is counted as a failure before the
     check (and forgotten if it succeeds), with the account's row locked meanwhile, so that
     concurrent guesses see each other. The caller commits either way.
+
+    For an account with a second factor a right password forgets only its own try: the
+    client's earlier failures, wrong codes among them, stay counted until its code is right
+    (check_second_factor), so that typing the password again does not reset the throttle.
     """
     try:
         email = normalise_email(email)
@@ -275,21 +283,9 @@ def authenticate(
         raise LoginRefused() from None
     db.execute(delete(LoginFailure).where(LoginFailure.failed_at <= now - FAILURE_MEMORY))
     staff = db.scalar(select(Staff).where(Staff.email == email).with_for_update())
-    client, refused_until = "", None
+    client, refused_until, attempt = "", None, None
     if staff is not None:
-        known = _device_nonce(secret, device, staff, now)
-        client = _keyed(secret, f"device {known}") if known else _address_key(secret, address)
-        failures = db.scalars(
-            select(LoginFailure).where(
-                LoginFailure.staff_id == staff.id, LoginFailure.failed_at > now - FAILURE_MEMORY
-            )
-        ).all()
-        locks = [client_locked_until(failures, client)]
-        if not known:
-            locks.append(new_clients_refused_until(failures, now))
-        refused_until = max((t for t in locks if t and t > now), default=None)
-        if refused_until is None:
-            db.add(LoginFailure(staff_id=staff.id, client=client, failed_at=now))
+        client, refused_until, attempt = _count_try(db, staff, now, secret, address, device)
     # End the transaction before the deliberately slow hash check: on SQLite it holds the
     # database's write lock, and supporters' downloads should not wait for a login.
     db.commit()
@@ -301,14 +297,44 @@ def authenticate(
         raise LoginLocked(refused_until)
     if not _verify(staff.password_hash, password):
         raise LoginRefused()
-    db.execute(
-        delete(LoginFailure).where(LoginFailure.staff_id == staff.id, LoginFailure.client == client)
-    )
+    if staff.totp_secret is None:
+        _forget_failures(db, staff.id, client)
+    elif attempt is not None:
+        db.execute(delete(LoginFailure).where(LoginFailure.id == attempt.id))
     if _hasher.check_needs_rehash(staff.password_hash):
         db.execute(
             update(Staff).where(Staff.id == staff.id).values(password_hash=_hasher.hash(password))
         )
     return staff
+
+
+def _count_try(
+    db: Session, staff: Staff, now: datetime, secret: str, address: str, device: str | None
+) -> tuple[str, datetime | None, LoginFailure | None]:
+    """A try at the account, a password or a code alike: the client's key; if the client is
+    refused, until when; if not, the failure the try is counted as before its check."""
+    known = _device_nonce(secret, device, staff, now)
+    client = _keyed(secret, f"device {known}") if known else _address_key(secret, address)
+    failures = db.scalars(
+        select(LoginFailure).where(
+            LoginFailure.staff_id == staff.id, LoginFailure.failed_at > now - FAILURE_MEMORY
+        )
+    ).all()
+    locks = [client_locked_until(failures, client)]
+    if not known:
+        locks.append(new_clients_refused_until(failures, now))
+    refused_until = max((t for t in locks if t and t > now), default=None)
+    if refused_until is not None:
+        return client, refused_until, None
+    attempt = LoginFailure(staff_id=staff.id, client=client, failed_at=now)
+    db.add(attempt)
+    return client, None, attempt
+
+
+def _forget_failures(db: Session, staff_id: int, client: str) -> None:
+    db.execute(
+        delete(LoginFailure).where(LoginFailure.staff_id == staff_id, LoginFailure.client == client)
+    )
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -438,3 +464,159 @@ def login_token_matches(secret: str, cookie: str | None, submitted: str) -> bool
     except BadSignature:
         return False
     return True
+
+
+# --- the second factor: time-based one-time passwords (RFC 6238) and recovery codes ------------
+
+# Steps of 30 seconds either side of the server's that a code may be for: a phone's clock a
+# little off, or a code typed as it changed.
+TOTP_DRIFT = 1
+RECOVERY_CODES = 10
+RECOVERY_CODE_LENGTH = 10
+_RECOVERY_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # nothing to misread: no 0, o, 1, l, i
+_SIX_DIGITS = re.compile(r"^[0-9]{6}$")
+SECOND_STEP_MAX_AGE = 300
+
+
+def second_factor_required(role: str, require_totp: str) -> bool:
+    """Whether REQUIRE_TOTP (`admin`, `organiser`, `all` or `none`) makes an account of this
+    role log in with a second factor: `organiser` means organisers and admins."""
+    if require_totp == "all":
+        return True
+    if require_totp == "organiser":
+        return role in ("organiser", "admin")
+    return require_totp == "admin" and role == "admin"
+
+
+def enrol_second_factor(db: Session, staff: Staff, issuer: str) -> tuple[str, list[str]]:
+    """A new TOTP secret and RECOVERY_CODES new recovery codes for the account, replacing any
+    it had. Returns the otpauth:// URI for an authenticator app and the codes as staff type
+    them: both are shown this once, and the codes are kept only as Argon2 hashes, like
+    passwords, since they need nothing but the database to check (a hash keyed with
+    SECRET_KEY would need the server's key wherever `letter-campaign staff totp` runs, and
+    would break at every change of the key)."""
+    secret = pyotp.random_base32()  # 160 bits, as RFC 4226 recommends
+    staff.totp_secret, staff.totp_last_step = secret, None
+    db.execute(delete(RecoveryCode).where(RecoveryCode.staff_id == staff.id))
+    codes = [
+        "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(RECOVERY_CODE_LENGTH))
+        for _ in range(RECOVERY_CODES)
+    ]
+    db.add_all(RecoveryCode(staff_id=staff.id, code_hash=_hasher.hash(code)) for code in codes)
+    db.flush()
+    totp = pyotp.TOTP(secret)
+    uri = totp.provisioning_uri(name=staff.email, issuer_name=issuer.replace(":", " ").strip())
+    return uri, [f"{code[:5]}-{code[5:]}" for code in codes]
+
+
+def remove_second_factor(db: Session, staff: Staff) -> bool:
+    """The account logs in with its password alone again (unless REQUIRE_TOTP says otherwise);
+    False if it had no second factor."""
+    if staff.totp_secret is None:
+        return False
+    staff.totp_secret, staff.totp_last_step = None, None
+    db.execute(delete(RecoveryCode).where(RecoveryCode.staff_id == staff.id))
+    db.flush()
+    return True
+
+
+def check_second_factor(
+    db: Session,
+    staff_id: int,
+    code: str,
+    now: datetime,
+    *,
+    secret: str,
+    address: str,
+    device: str | None = None,
+) -> Staff:
+    """The staff member whose password was right (`staff_id`, from the second step's signed
+    token), if `code` is their six-digit code or one of their unused recovery codes; else
+    LoginRefused / LoginLocked.
+
+    A code is a try like a password: counted as a failure before its check, against the same
+    locks and budget, and the client's failures are forgotten only when it is right. A code
+    opens one login: its step must be later than the last one used, and a recovery code is
+    marked used, each by an update that only one of two concurrent logins can make. The
+    caller commits either way.
+    """
+    db.execute(delete(LoginFailure).where(LoginFailure.failed_at <= now - FAILURE_MEMORY))
+    staff = db.scalar(select(Staff).where(Staff.id == staff_id).with_for_update())
+    if staff is None or staff.totp_secret is None:
+        raise LoginRefused()  # removed, or its second factor removed, since the password
+    client, refused_until, _ = _count_try(db, staff, now, secret, address, device)
+    if refused_until is not None:
+        raise LoginLocked(refused_until)
+    typed = "".join(code.split()).replace("-", "").lower()
+    if _SIX_DIGITS.match(typed):
+        right = _use_totp_code(db, staff, typed, now)
+    elif len(typed) == RECOVERY_CODE_LENGTH and set(typed) <= set(_RECOVERY_ALPHABET):
+        right = _use_recovery_code(db, staff.id, typed, now)
+    else:
+        right = False
+    if not right:
+        raise LoginRefused()
+    _forget_failures(db, staff.id, client)
+    return staff
+
+
+def _use_totp_code(db: Session, staff: Staff, code: str, now: datetime) -> bool:
+    """Whether `code` is the account's code for a step around `now` that is later than the
+    last one used; if so, that step is used up."""
+    totp = pyotp.TOTP(staff.totp_secret or "")
+    current = totp.timecode(now)
+    for step in range(current - TOTP_DRIFT, current + TOTP_DRIFT + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            later = or_(Staff.totp_last_step.is_(None), Staff.totp_last_step < step)
+            used = db.execute(
+                update(Staff).where(Staff.id == staff.id, later).values(totp_last_step=step)
+            )
+            return used.rowcount == 1
+    return False
+
+
+def _use_recovery_code(db: Session, staff_id: int, code: str, now: datetime) -> bool:
+    """Whether `code` is one of the account's unused recovery codes; if so, it is used up."""
+    unused = db.execute(
+        select(RecoveryCode.id, RecoveryCode.code_hash).where(
+            RecoveryCode.staff_id == staff_id, RecoveryCode.used_at.is_(None)
+        )
+    ).all()
+    # End the transaction before the slow hash checks, as for a password.
+    db.commit()
+    for row_id, code_hash in unused:
+        if _verify(code_hash, code):
+            used = db.execute(
+                update(RecoveryCode)
+                .where(RecoveryCode.id == row_id, RecoveryCode.used_at.is_(None))
+                .values(used_at=now)
+            )
+            return used.rowcount == 1
+    return False
+
+
+def _second_step_signer(secret: str) -> Signer:
+    return Signer(secret, salt="letter-campaign.second-step")
+
+
+def new_second_step_token(staff: Staff, secret: str, now: datetime) -> str:
+    """Given for a right password to an account with a second factor: says "the password of
+    staff N was right" for SECOND_STEP_MAX_AGE seconds, and opens nothing but the code form."""
+    value = f"{staff.id}.{int(now.timestamp())}.{secrets.token_urlsafe(16)}"
+    return _second_step_signer(secret).sign(value).decode()
+
+
+def second_step_staff_id(
+    secret: str, cookie: str | None, submitted: str, now: datetime
+) -> int | None:
+    """The account whose password was right, if the code form carries the same token as the
+    cookie and we signed it less than SECOND_STEP_MAX_AGE seconds ago."""
+    if not cookie or not submitted or not secrets.compare_digest(cookie, submitted):
+        return None
+    try:
+        value = _second_step_signer(secret).unsign(cookie).decode()
+        staff_id, issued, _ = value.split(".", 2)
+        age = now.timestamp() - int(issued)
+        return int(staff_id) if 0 <= age <= SECOND_STEP_MAX_AGE else None
+    except (BadSignature, ValueError):
+        return None

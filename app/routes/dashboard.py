@@ -34,6 +34,7 @@ from app.operations import read_steering, staff_view
 from app.staff import (
     DEVICE_MAX_AGE,
     LOGIN_FORM_MAX_AGE,
+    SECOND_STEP_MAX_AGE,
     LoginRefused,
     authenticate,
     close_session,
@@ -44,7 +45,9 @@ from app.staff import (
     may,
     new_device_cookie,
     new_login_token,
+    new_second_step_token,
     open_session,
+    second_factor_required,
     utc_now,
 )
 
@@ -65,6 +68,8 @@ LOGIN_REFUSED = (
     "(letter-campaign staff list shows locks)."
 )
 EMAIL_CONTROL = "The email address cannot contain control characters."
+FORM_EXPIRED = "The login form had expired. Please try again."
+SECOND_STEP_COOKIE = "staff_second_step"
 COUNTRY_NAMES = Locale("en").territories
 
 router = APIRouter(include_in_schema=False)
@@ -235,8 +240,7 @@ def login(
 ) -> Response:
     secret = _secret(request)
     if not login_token_matches(secret, request.cookies.get(LOGIN_COOKIE), csrf_token):
-        message = "The login form had expired. Please try again."
-        return _login_page(request, 403, message, email)
+        return _login_page(request, 403, FORM_EXPIRED, email)
     if has_control_characters(email):
         # No staff address holds one, and PostgreSQL refuses a NUL: answered before any query,
         # and not shown back. Says nothing about accounts, so it may say what is wrong.
@@ -256,7 +260,37 @@ def login(
         # would tell a stranger guessing addresses that this one belongs to staff.
         db.commit()
         return _login_page(request, 401, LOGIN_REFUSED, email)
-    settings = request.app.state.settings
+    if staff.totp_secret is not None:
+        db.commit()
+        return _ask_for_code(request, staff, now)
+    if second_factor_required(staff.role, request.app.state.settings.require_totp):
+        # A right password, but not enough: no session, and how to enrol.
+        db.commit()
+        context = {"enrol": True, "email": staff.email}
+        return _render(request, "staff/second_factor.html", context, 403)
+    return logged_in(request, db, staff, now)
+
+
+def _ask_for_code(request: Request, staff: Staff, now: datetime) -> Response:
+    """The password was right: on to the code form (app/routes/second_factor.py), with a signed
+    token that says so in a short-lived cookie, and no session yet."""
+    response = RedirectResponse("/login/code", 303, headers=NO_STORE)
+    response.set_cookie(
+        SECOND_STEP_COOKIE,
+        new_second_step_token(staff, _secret(request), now),
+        max_age=SECOND_STEP_MAX_AGE,
+        path="/login",
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+    )
+    return response
+
+
+def logged_in(request: Request, db: Session, staff: Staff, now: datetime) -> Response:
+    """Opens a session for a staff member who gave all that the account asks, and goes to the
+    dashboard."""
+    settings, secret = request.app.state.settings, _secret(request)
     previous = request.cookies.get(SESSION_COOKIE)
     cookie = open_session(db, staff, now, settings.session_max_age, secret, previous)
     db.commit()
@@ -280,6 +314,9 @@ def login(
         secure=_secure(request),
     )
     response.delete_cookie(LOGIN_COOKIE, path="/login", secure=_secure(request), httponly=True)
+    response.delete_cookie(
+        SECOND_STEP_COOKIE, path="/login", secure=_secure(request), httponly=True
+    )
     return response
 
 
