@@ -42,6 +42,7 @@ GUARDED = {
     ("POST", "/letters"): "letters",
     ("POST", "/letters/pdf"): "letters",
     ("POST", "/login"): "login",
+    ("POST", "/login/code"): "login",
 }
 DESCRIPTIONS = {"letters": "letter packs", "login": "login attempts", "forms": "form posts"}
 WAIT_HEADING = N_("Please wait a moment")

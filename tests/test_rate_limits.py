@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.ratelimit import RateLimiter
-from app.routes import assets, dashboard, staff_admin, steering, supporter
+from app.routes import assets, dashboard, second_factor, staff_admin, steering, supporter
 from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD, TYPED_FORM
 from tests.staff_pages import csrf_token
 
@@ -178,6 +178,21 @@ def test_a_preview_over_the_forms_limit_is_a_page_in_the_supporters_language(lim
     app.state.engine.dispose()
 
 
+def test_codes_of_the_second_factor_count_against_the_login_limit(limited):
+    """A password and a code are tries at one account: a client guessing codes spends the
+    login budget, not the larger one of form posts."""
+    app = create_app(limited(rate_limit_login="2/day", rate_limit_forms="100/day"))
+    with TestClient(app) as client:
+        token = csrf_token(client.get("/login").text)
+        attempt = {"email": "guess@example.org", "password": "x", "csrf_token": token}
+        assert client.post("/login", data=attempt).status_code == 401
+        client.post("/login/code", data={"code": "123456"}, follow_redirects=False)
+        refused = client.post("/login/code", data={"code": "123456"}, follow_redirects=False)
+        assert refused.status_code == 429
+        assert "login attempts" in refused.text
+    app.state.engine.dispose()
+
+
 def test_every_post_a_browser_sends_counts_against_a_limit(limited):
     """Each form route, whatever it is (the staff forms too): its second post from one client
     in a window of one is refused."""
@@ -190,6 +205,7 @@ def test_every_post_a_browser_sends_counts_against_a_limit(limited):
             dashboard.router,
             steering.router,
             staff_admin.router,
+            second_factor.router,
             assets.router,
         )
         for route in router.routes
