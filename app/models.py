@@ -54,6 +54,18 @@ class LetterDay(Base):
     sent: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class EmbedCount(Base):
+    """Packs and letters made through the form framed on an allowed site (EMBED_ORIGINS), per
+    origin the snippet names: the origin only, nothing about the visitor. Written in the same
+    transaction as the letter rows (app/letters.py)."""
+
+    __tablename__ = "embed_counts"
+
+    origin: Mapped[str] = mapped_column(String(255), primary_key=True)
+    packs: Mapped[int] = mapped_column(Integer, default=0)
+    letters: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class OfflineLetters(Base):
     """Letters collected on paper at an event, entered by staff."""
 
