@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from app.campaign import Campaign
 from app.db import READ_ONLY, read_snapshot
-from app.models import Letter, LetterDay, LetterTotal, OfflineLetters
+from app.models import EmbedCount, Letter, LetterDay, LetterTotal, OfflineLetters
 
 PUBLIC_MAX_AGE_S = 5.0
 """How old the public counter may be when letters are written by another process."""
@@ -81,6 +81,47 @@ def _upsert_statement(dialect: str, model: type, keys: tuple[str, ...], column: 
     return statement.on_conflict_do_update(
         index_elements=list(keys), set_={column: table.c[column] + statement.excluded[column]}
     )
+
+
+def add_to_embed_count(session: Session, origin: str, letters: int) -> None:
+    """One pack of `letters` made through the form framed for `origin`, in the caller's
+    transaction."""
+    table = EmbedCount.__table__
+    make = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = make(table).values(origin=origin, packs=1, letters=letters)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["origin"],
+            set_={"packs": table.c.packs + 1, "letters": table.c.letters + letters},
+        )
+    )
+
+
+@dataclass(frozen=True)
+class EmbedTally:
+    """Packs and letters made through the form framed for `origin`; `allowed`: the origin is
+    still in EMBED_ORIGINS."""
+
+    origin: str
+    packs: int
+    letters: int
+    allowed: bool
+
+
+def by_embed_origin(session: Session, allowed: Sequence[str]) -> list[EmbedTally]:
+    """Every allowed origin in the order of EMBED_ORIGINS, then any origin only the database
+    knows (taken off the list since)."""
+    found = {
+        origin: (packs, letters)
+        for origin, packs, letters in session.execute(
+            select(EmbedCount.origin, EmbedCount.packs, EmbedCount.letters)
+        )
+    }
+    origins = list(allowed) + sorted(found.keys() - set(allowed))
+    return [
+        EmbedTally(origin, *found.get(origin, (0, 0)), allowed=origin in allowed)
+        for origin in origins
+    ]
 
 
 @event.listens_for(Session, "after_commit")

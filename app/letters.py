@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app.campaign import Recipient
-from app.counts import add_to_counts
+from app.counts import add_to_counts, add_to_embed_count
 from app.models import Letter
 
 
@@ -39,6 +39,7 @@ def _insert(
     language: str,
     country: str,
     today: date,
+    embed_origin: str | None = None,
 ) -> None:
     session.execute(
         insert(Letter),
@@ -55,15 +56,23 @@ def _insert(
     )
     counted = [(recipient.id, language, country, today) for recipient in recipients]
     add_to_counts(session, counted, "generated")
+    if embed_origin is not None:
+        add_to_embed_count(session, embed_origin, len(recipients))
 
 
 def record_pack(
-    session: Session, recipients: Sequence[Recipient], language: str, country: str, today: date
+    session: Session,
+    recipients: Sequence[Recipient],
+    language: str,
+    country: str,
+    today: date,
+    embed_origin: str | None = None,
 ) -> str:
-    """One row per letter, all or none; returns the token the supporter keeps to say "posted"."""
+    """One row per letter, all or none; returns the token the supporter keeps to say "posted".
+    `embed_origin`: made through the form framed on that site, counted for it too."""
     token = new_token()
     hashed = token_hash(token)
-    _insert(session, hashed, recipients, language, country, today)
+    _insert(session, hashed, recipients, language, country, today, embed_origin)
     return token
 
 
@@ -74,6 +83,7 @@ def record_pack_once(
     language: str,
     country: str,
     today: date,
+    embed_origin: str | None = None,
 ) -> list[str]:
     """Like record_pack, under a token minted before the supporter said "create my letters".
 
@@ -91,7 +101,7 @@ def record_pack_once(
     ).all()
     if existing:
         return list(existing)
-    _insert(session, hashed, recipients, language, country, today)
+    _insert(session, hashed, recipients, language, country, today, embed_origin)
     return [recipient.id for recipient in recipients]
 
 
