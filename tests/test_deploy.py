@@ -5,6 +5,7 @@ way its CMD starts it: the same script, with the same environment variables.
 """
 
 import json
+import os
 import subprocess
 import threading
 import time
@@ -105,7 +106,21 @@ def test_the_service_starts_as_the_image_starts_it(dockerfile, tmp_path, support
         started = log.read_text()
         assert started.count("sets of fixed parts laid out") == 2
         assert "2 render processes ready" in started
-        pack = httpx.post(f"{base_url}/api/letters", json=supporter_data, timeout=30)
+        # Production holds letters to offices nobody has checked lately, as all the campaign's
+        # are (UNVERIFIED_OFFICIALS=hold), until staff record a check.
+        held = httpx.post(f"{base_url}/api/letters", json=supporter_data, timeout=30)
+        assert held.status_code == 422, held.text
+        assert held.json()["detail"][0]["type"] == "unverified_recipient"
+        verify = [".venv/bin/letter-campaign", "official", "verify", "ombudsman"]
+        subprocess.run(
+            [*verify, "--source", "https://example.org/ombudsman"],
+            cwd=SOURCE_ROOT,
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+        )
+        chosen = {**supporter_data, "recipients": ["ombudsman"]}
+        pack = httpx.post(f"{base_url}/api/letters", json=chosen, timeout=30)
         assert pack.status_code == 200, pack.text
         assert supporter_data["name"] in pdf_text(pack.content)
     assert "Application startup complete" in log.read_text()

@@ -59,9 +59,15 @@ def test_staff_edits_to_the_shipped_campaign_pass_the_check(tmp_path):
     removed = carried_elsewhere[-1]
     officials.remove(removed)
 
-    giver = next(o for o in officials if len(o["demands"]) > 1)
-    moved = giver["demands"][-1]
-    taker = next(o for o in officials if o is not giver and moved not in o["demands"])
+    moves = [
+        (giver, demand, taker)
+        for giver in officials
+        if len(giver["demands"]) > 1
+        for demand in giver["demands"]
+        for taker in officials
+        if demand not in taker["demands"]
+    ]
+    giver, moved, taker = moves[0]
     giver["demands"].remove(moved)
     taker["demands"] = sorted({*taker["demands"], moved})
     recipients_file.write_text(yaml.safe_dump(recipients, allow_unicode=True), encoding="utf-8")
