@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import ColumnElement, and_, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app.campaign import Recipient
@@ -40,6 +40,7 @@ def _insert(
     country: str,
     today: date,
     embed_origin: str | None = None,
+    event_id: int | None = None,
 ) -> None:
     session.execute(
         insert(Letter),
@@ -50,6 +51,7 @@ def _insert(
                 "language": language,
                 "country": country,
                 "generated_on": today,
+                "event_id": event_id,
             }
             for recipient in recipients
         ],
@@ -84,12 +86,14 @@ def record_pack_once(
     country: str,
     today: date,
     embed_origin: str | None = None,
+    event_id: int | None = None,
 ) -> list[str]:
     """Like record_pack, under a token minted before the supporter said "create my letters".
 
     The web form can keep nothing between requests, so a reload of the thank-you page, a double
     click or the back button posts the same confirmation again; with the token fixed in advance
     the second post finds the letters already counted. Returns the ids of the token's officials.
+    `event_id`: made at that write-a-thon's kiosk (app/routes/kiosk.py).
     """
     hashed = token_hash(token)
     if session.get_bind().dialect.name == "postgresql":
@@ -101,29 +105,42 @@ def record_pack_once(
     ).all()
     if existing:
         return list(existing)
-    _insert(session, hashed, recipients, language, country, today, embed_origin)
+    _insert(session, hashed, recipients, language, country, today, embed_origin, event_id)
     return [recipient.id for recipient in recipients]
+
+
+def _mark_posted(session: Session, letters: ColumnElement[bool], today: date) -> int:
+    """Mark `letters` posted today. A letter already marked keeps its first date, so marking it
+    twice, or from two requests at once, counts once: the update only touches rows still
+    unsent, and the running counts grow by exactly the rows it returns, in the same
+    transaction. Returns how many were marked."""
+    statement = (
+        update(Letter)
+        .where(letters, Letter.sent_on.is_(None))
+        .values(sent_on=today)
+        .returning(Letter.recipient_id, Letter.language, Letter.country)
+        .execution_options(synchronize_session=False)
+    )
+    changed = session.execute(statement).all()
+    add_to_counts(session, [(rid, lang, country, today) for rid, lang, country in changed], "sent")
+    return len(changed)
 
 
 def confirm_posted(
     session: Session, token: str, today: date, recipient_ids: Sequence[str] | None = None
 ) -> PostedCount:
-    """Mark letters posted. A letter already marked keeps its first date, so confirming twice,
-    or from two requests at once, counts once: the update only touches rows still unsent, and
-    the running counts grow by exactly the rows it returns, in the same transaction."""
-    hashed = token_hash(token)
-    statement = (
-        update(Letter)
-        .where(Letter.token_hash == hashed, Letter.sent_on.is_(None))
-        .values(sent_on=today)
-        .returning(Letter.recipient_id, Letter.language, Letter.country)
-        .execution_options(synchronize_session=False)
-    )
+    """A supporter says their letters (or some of them) are posted."""
+    letters = Letter.token_hash == token_hash(token)
     if recipient_ids is not None:
-        statement = statement.where(Letter.recipient_id.in_(list(recipient_ids)))
-    changed = session.execute(statement).all()
-    add_to_counts(session, [(rid, lang, country, today) for rid, lang, country in changed], "sent")
+        letters = and_(letters, Letter.recipient_id.in_(list(recipient_ids)))
+    _mark_posted(session, letters, today)
     return posted_count(session, token)
+
+
+def post_event_letters(session: Session, event_id: int, today: date) -> int:
+    """Staff took the letters written at a write-a-thon to the post office: every one not yet
+    posted is posted today. Returns how many that was."""
+    return _mark_posted(session, Letter.event_id == event_id, today)
 
 
 def posted_count(session: Session, token: str) -> PostedCount:

@@ -2,7 +2,18 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -26,6 +37,17 @@ class Letter(Base):
     country: Mapped[str] = mapped_column(String(2))
     generated_on: Mapped[date] = mapped_column(Date)
     sent_on: Mapped[date | None] = mapped_column(Date, default=None)
+    # Written at a write-a-thon's kiosk (app/routes/kiosk.py); the index holds only those.
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), default=None)
+
+    __table_args__ = (
+        Index(
+            "ix_letters_event_id",
+            "event_id",
+            sqlite_where=text("event_id IS NOT NULL"),
+            postgresql_where=text("event_id IS NOT NULL"),
+        ),
+    )
 
 
 class LetterTotal(Base):
@@ -64,6 +86,24 @@ class EmbedCount(Base):
     origin: Mapped[str] = mapped_column(String(255), primary_key=True)
     packs: Mapped[int] = mapped_column(Integer, default=0)
     letters: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Event(Base):
+    """A write-a-thon: supporters write one after another on a shared computer through the
+    kiosk link, which works on `held_on` (in EVENT_TIME_ZONE) until staff end it.
+
+    The kiosk token is kept as it is, not hashed: staff open the link from the steering page
+    whenever they need it, and it makes letters only on the event's day."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    held_on: Mapped[date] = mapped_column(Date)
+    place: Mapped[str] = mapped_column(String(200))
+    kiosk_token: Mapped[str] = mapped_column(String(64), unique=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class OfflineLetters(Base):

@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 from typing import Literal
 from urllib.parse import SplitResult, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -71,6 +72,8 @@ class Settings(BaseSettings):
     body_timeout_s: float = Field(default=30.0, gt=0)
     worker_threads: int = Field(default=4, ge=1, le=40)
     stale_after_days: int = Field(default=365, ge=1)
+    # The time zone of the calendar day on which an event's kiosk link works (app/events.py).
+    event_time_zone: str = "UTC"
     # Officials last checked longer ago than stale_after_days: "hold" takes no letters to them,
     # "warn" offers them, saying when they were last checked. Default: hold in production.
     unverified_officials: Literal["hold", "warn"] = "warn"
@@ -81,6 +84,9 @@ class Settings(BaseSettings):
     rate_limit_letters: str = "20/minute;200/hour"
     rate_limit_login: str = "10/minute;50/hour"
     rate_limit_forms: str = "60/minute;600/hour"
+    # Per write-a-thon, on the packs its kiosk link makes (app/routes/kiosk.py), where everyone
+    # shares one address: instead of RATE_LIMIT_LETTERS per address.
+    rate_limit_event: str = "300/hour"
     render_budget_s: float = Field(default=15.0, gt=0)
     # A pack is refused (503) only when the wait it can expect for a renderer is longer.
     render_max_wait_s: float = Field(default=20.0, gt=0)
@@ -133,6 +139,19 @@ class Settings(BaseSettings):
             )
         return f"{parts.scheme}://{parts.netloc.lower()}"
 
+    @field_validator("event_time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        value = value.strip()
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"EVENT_TIME_ZONE: {value!r} is not a time zone; give an IANA name such as "
+                "UTC, Asia/Almaty or Europe/Berlin"
+            ) from None
+        return value
+
     @model_validator(mode="after")
     def _production_needs_a_secret(self) -> "Settings":
         if self.environment == "production" and len(self.secret_key) < 32:
@@ -157,6 +176,10 @@ class Settings(BaseSettings):
         if self.render_processes is not None:
             return self.render_processes
         return min(available_cpus(), 4)
+
+    @property
+    def event_zone(self) -> ZoneInfo:
+        return ZoneInfo(self.event_time_zone)
 
     @property
     def host_list(self) -> list[str]:
