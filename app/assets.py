@@ -47,6 +47,10 @@ class Assets:
         self._urls[name] = PREFIX + hashed
         return self._urls[name]
 
+    def alias(self, name: str, target: str) -> None:
+        """Serve `target` wherever a page or stylesheet names `name`."""
+        self._urls[name] = self._urls[target]
+
     def _hashed_references(self, css: str) -> str:
         return _LOGICAL_URL.sub(lambda m: self._urls.get(m.group(1), m.group(0)), css)
 
@@ -61,7 +65,10 @@ def build_assets(settings: Settings, campaign: Campaign) -> Assets:
     """Fonts and libraries first, so the stylesheets that use them get their hashed names."""
     assets = Assets()
     node_modules = settings.node_modules
-    assets.add("handwriting.ttf", (settings.fonts_dir / "handwriting.ttf").read_bytes())
+    assets.add("handwriting.woff2", (settings.fonts_dir / "handwriting.woff2").read_bytes())
+    # The letters' stylesheet names the TrueType font the PDF is set in; the preview of the
+    # letters on screen gets the WOFF2 subset of it (app/fonts.py) like the form's typed signature.
+    assets.alias("handwriting.ttf", "handwriting.woff2")
     vendored = {
         "signature_pad.js": node_modules / "signature_pad" / "dist" / "signature_pad.umd.min.js",
         "swagger-ui.css": node_modules / "swagger-ui-dist" / "swagger-ui.css",

@@ -56,7 +56,11 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   say "installing front-end packages"
   npm ci --silent --no-audit --no-fund --ignore-scripts  # none is needed; swagger-ui-dist's would phone home
 fi
-if [ ! -f build/fonts/handwriting.ttf ] || [ node_modules/.package-lock.json -nt build/fonts/handwriting.ttf ]; then
-  "$VENV/bin/python" -m app.fonts
-fi
+# The fonts: the letters' TrueType font and the pages' WOFF2 subset of it (app/fonts.py).
+for font in build/fonts/handwriting.ttf build/fonts/handwriting.woff2; do
+  if [ ! -f "$font" ] || [ node_modules/.package-lock.json -nt "$font" ] || [ app/fonts.py -nt "$font" ]; then
+    "$VENV/bin/python" -m app.fonts
+    break
+  fi
+done
 say "ready"

@@ -24,7 +24,7 @@ def test_a_hashed_name_changes_with_the_content(client, app):
     before = app.state.assets.url("site.css")
     served = client.get(before)
     assert served.content.decode() == (STATIC_DIR / "site.css").read_text().replace(
-        'url("/assets/handwriting.ttf")', f'url("{app.state.assets.url("handwriting.ttf")}")'
+        'url("/assets/handwriting.woff2")', f'url("{app.state.assets.url("handwriting.woff2")}")'
     )
     after = app.state.assets.add("site.css", served.content + b"\n/* changed */\n")
     assert after != before

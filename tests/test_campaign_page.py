@@ -255,8 +255,8 @@ def test_the_signature_pad_and_the_handwriting_font_are_served_from_the_set_up(c
     expected = settings.node_modules / "signature_pad" / "dist" / "signature_pad.umd.min.js"
     assert pad.content == expected.read_bytes()
     css = client.get(shown.attr('link[rel="stylesheet"]', "href"))
-    fonts = re.findall(r'url\("(/assets/handwriting\.[0-9a-f]+\.ttf)"\)', css.text)
+    fonts = re.findall(r'url\("(/assets/handwriting\.[0-9a-f]+\.woff2)"\)', css.text)
     assert css.status_code == 200 and len(fonts) == 1
     font = client.get(fonts[0])
-    assert font.content == (settings.fonts_dir / "handwriting.ttf").read_bytes()
-    assert font.headers["content-type"] == "font/ttf"
+    assert font.content == (settings.fonts_dir / "handwriting.woff2").read_bytes()
+    assert font.headers["content-type"] == "font/woff2"
