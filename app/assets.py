@@ -3,7 +3,8 @@
 A hashed name never changes meaning, so browsers and proxies may keep it for a year
 (`immutable`); a new version of a file is a new name. Everything is read once at start-up from
 the package's static folder, the campaign's letter stylesheet, and what `make install` put in
-node_modules/ and build/fonts/; nothing is fetched from another host.
+node_modules/ and build/fonts/; nothing is fetched from another host. Text files are also
+served compressed (brotli or gzip), each compressed once, when first asked for.
 """
 
 import hashlib
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.campaign import Campaign
+from app.compression import compress_file, compressible
 from app.preview import screen_stylesheet
 from app.settings import Settings
 
@@ -27,11 +29,16 @@ class Asset:
     body: bytes
     media_type: str
 
+    @property
+    def compressible(self) -> bool:
+        return compressible(self.media_type)
+
 
 class Assets:
     def __init__(self) -> None:
         self._urls: dict[str, str] = {}
         self._files: dict[str, Asset] = {}
+        self._compressed: dict[tuple[str, str], bytes] = {}
 
     def add(self, name: str, body: bytes) -> str:
         """Register `name` (e.g. "site.css"); stylesheets may refer to other assets by their
@@ -59,6 +66,14 @@ class Assets:
 
     def get(self, hashed: str) -> Asset | None:
         return self._files.get(hashed)
+
+    def compressed(self, hashed: str, encoding: str) -> bytes:
+        """The file `hashed` in `encoding` ("br" or "gzip"), compressed on the first request
+        (a worker thread's work: milliseconds for the pages' files) and kept."""
+        key = (hashed, encoding)
+        if key not in self._compressed:
+            self._compressed[key] = compress_file(self._files[hashed].body, encoding)
+        return self._compressed[key]
 
 
 def build_assets(settings: Settings, campaign: Campaign) -> Assets:

@@ -11,6 +11,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from app.assets import build_assets
 from app.campaign import load_campaign
+from app.compression import Compression
 from app.db import READ_ONLY, check_schema, make_engine
 from app.errors import forget_broken_connections, install_error_handlers
 from app.logs import RequestLog
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.warmed = warmed
     app.state.assets = build_assets(settings, campaign)
 
+    app.add_middleware(Compression)  # text answers, not those marked no-store (BREACH)
     app.add_middleware(RequestLog)
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
