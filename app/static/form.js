@@ -18,22 +18,29 @@
       return;
     }
     var max = parseInt(message.getAttribute("data-max"), 10);
-    var numbers = new Intl.NumberFormat(document.documentElement.lang);
+    var numbers = null;
     var timer = null;
     function update() {
+      numbers = numbers || new Intl.NumberFormat(document.documentElement.lang);
       // Code points, as the server counts them (an emoji is one character, not two).
       var left = max - Array.from(message.value).length;
       var template = count.getAttribute(left >= 0 ? "data-left" : "data-over");
       count.textContent = template.replace("{count}", numbers.format(Math.abs(left)));
       count.classList.toggle("over", left < 0);
+      count.hidden = false;
       clearTimeout(timer);
       timer = setTimeout(function () {
         live.textContent = count.textContent;
       }, 1200);
     }
-    count.hidden = false;
     message.addEventListener("input", update);
-    update();
+    // The first number formatted costs a slow phone a tenth of a second (the browser loads its
+    // locale's data), so on a blank form the count waits until the supporter comes to the message.
+    if (message.value) {
+      update();
+    } else {
+      message.addEventListener("focus", update, { once: true });
+    }
   }
 
   function typedPreview() {
