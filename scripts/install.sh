@@ -52,9 +52,18 @@ fi
 "$VENV/bin/pybabel" -q compile -d app/locales
 
 # --- front-end packages and fonts from the npm registry -----------------------------------
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# No package needs its install scripts; swagger-ui-dist's would phone home. The test tools among
+# them (axe-core, lighthouse: devDependencies) are left out unless --test, so the image has none.
+fresh() { [ -f "$1" ] && [ ! package-lock.json -nt "$1" ]; }
+if [ "$WITH_TEST" = 1 ]; then
+  if ! fresh node_modules/.installed-with-dev; then
+    say "installing front-end packages and test tools"
+    npm ci --silent --no-audit --no-fund --ignore-scripts
+    touch node_modules/.installed-with-dev
+  fi
+elif ! fresh node_modules/.package-lock.json; then
   say "installing front-end packages"
-  npm ci --silent --no-audit --no-fund --ignore-scripts  # none is needed; swagger-ui-dist's would phone home
+  npm ci --silent --no-audit --no-fund --ignore-scripts --omit=dev
 fi
 # The fonts: the letters' TrueType font and the pages' WOFF2 subset of it (app/fonts.py).
 for font in build/fonts/handwriting.ttf build/fonts/handwriting.woff2; do
