@@ -22,6 +22,7 @@ from app.routes import (
     api,
     assets,
     dashboard,
+    embed,
     health,
     second_factor,
     staff_admin,
@@ -95,7 +96,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CrossSiteRefusal)  # before the limits: another site spends no allowance
     if settings.public_url:
         app.add_middleware(PublicAddress, public_url=settings.public_url)
-    app.add_middleware(SecurityHeaders, hsts=settings.public_url.startswith("https://"))
+    app.add_middleware(
+        SecurityHeaders,
+        hsts=settings.public_url.startswith("https://"),
+        embed_origins=settings.embed_origins,
+    )
     if settings.host_list != ["*"]:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.host_list)
 
@@ -117,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(second_factor.router)
     app.include_router(steering.router)
     app.include_router(staff_admin.router)
+    app.include_router(embed.router)
     app.include_router(supporter.router)
     return app
 

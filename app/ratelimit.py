@@ -41,6 +41,8 @@ GUARDED = {
     ("POST", "/api/letters"): "letters",
     ("POST", "/letters"): "letters",
     ("POST", "/letters/pdf"): "letters",
+    ("POST", "/embed/letters"): "letters",
+    ("POST", "/embed/letters/pdf"): "letters",
     ("POST", "/login"): "login",
     ("POST", "/login/code"): "login",
 }

@@ -1,11 +1,15 @@
 """Security headers on every response, a cap on request bodies checked before reading them,
 the service's public address (PUBLIC_URL) and a refusal of posts from other sites.
 
+No page may be shown in another site's frame, except the embedded form's journey (/embed and
+below, app/routes/embed.py), which the sites of EMBED_ORIGINS, and only they, may frame.
+
 All are plain ASGI middleware so they also cover errors, static files and streamed responses.
 """
 
 import asyncio
 import json
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -15,20 +19,25 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.errors import problem_page, wants_json
 from app.i18n import N_, gettext, ui_language
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-        "base-uri 'none'",
-        "object-src 'none'",
-    ]
-)
+
+def content_security_policy(frame_ancestors: str = "'none'") -> str:
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            "connect-src 'self'",
+            "form-action 'self'",
+            f"frame-ancestors {frame_ancestors}",
+            "base-uri 'none'",
+            "object-src 'none'",
+        ]
+    )
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 HEADERS = [
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -37,6 +46,8 @@ HEADERS = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
+FRAME_HEADERS = (b"content-security-policy", b"x-frame-options")
+EMBED_PATH = "/embed"
 HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # Probes reach the service at its internal address, and these answers hold no address.
@@ -49,24 +60,39 @@ CROSS_SITE_TEXT = N_(
 )
 
 
+def embed_path(path: str) -> bool:
+    """Whether `path` belongs to the embedded form's journey."""
+    return path == EMBED_PATH or path.startswith(EMBED_PATH + "/")
+
+
 class SecurityHeaders:
     """`hsts`: send Strict-Transport-Security on every answer, as the public address is https
-    even where a proxy in front speaks plain http to the service."""
+    even where a proxy in front speaks plain http to the service. `embed_origins`: the sites
+    whose frames may show the embedded form's journey (its errors too, so that they show in the
+    frame); its answers then carry their frame-ancestors instead of X-Frame-Options, which
+    cannot name a site. Every other answer refuses every frame."""
 
-    def __init__(self, app: ASGIApp, hsts: bool = False) -> None:
+    def __init__(self, app: ASGIApp, hsts: bool = False, embed_origins: Sequence[str] = ()) -> None:
         self.app = app
         self.hsts = hsts
+        self.embed_headers = HEADERS
+        if embed_origins:
+            framed = content_security_policy(" ".join(embed_origins)).encode()
+            self.embed_headers = [(b"content-security-policy", framed)] + [
+                (name, value) for name, value in HEADERS if name not in FRAME_HEADERS
+            ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         https = self.hsts or scope.get("scheme") == "https"
+        headers = self.embed_headers if embed_path(scope["path"]) else HEADERS
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(n, v) for n, v in HEADERS if n not in present]
+                extra = [(n, v) for n, v in headers if n not in present]
                 if https:
                     extra.append(HSTS)
                 message["headers"] = list(message.get("headers", [])) + extra

@@ -1,16 +1,21 @@
 """Configuration, read from environment variables (and nothing else)."""
 
 import os
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import SplitResult, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 CPU_QUOTA = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "max 100000" or "quota period"
+# A host name (ASCII, as IDNA writes it), an IPv4 address or a bracketed IPv6 address, then an
+# optional port: nothing that could end a header value or a CSP source list.
+_HOST_AND_PORT = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9-]+(\.[a-z0-9-]+)*)(:[0-9]{1,5})?")
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def available_cpus() -> int:
@@ -52,6 +57,23 @@ def _is_origin(parts: SplitResult) -> bool:
     )
 
 
+def embed_origin(value: str) -> str:
+    """An origin of EMBED_ORIGINS as browsers write it (lower case, no default port), or
+    ValueError naming the value: it is written into the CSP header, pages and scripts."""
+    text = value.strip().removesuffix("/")
+    parts = urlsplit(text.lower())
+    if not _is_origin(parts) or not _HOST_AND_PORT.fullmatch(parts.netloc):
+        raise ValueError(
+            f"EMBED_ORIGINS: {value!r} is not an origin; give scheme://host[:port] of each site "
+            "that may show the form in a frame, separated by commas, e.g. "
+            "https://example.org,https://www.example.org"
+        )
+    netloc = parts.netloc
+    if parts.port == DEFAULT_PORTS[parts.scheme]:
+        netloc = netloc.rsplit(":", 1)[0]
+    return f"{parts.scheme}://{netloc}"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
@@ -66,6 +88,9 @@ class Settings(BaseSettings):
     allowed_hosts: str = "*"
     # The address supporters use, e.g. https://letters.example.org (app/security.py).
     public_url: str = ""
+    # The sites that may show the form in a frame (/embed, app/routes/embed.py), as origins
+    # separated by commas. None by default: /embed is not found, and no page may be framed.
+    embed_origins: Annotated[list[str], NoDecode] = []
     forwarded_allow_ips: str = ""
     workers: int = Field(default=1, ge=1, le=64)
     max_body_bytes: int = 600_000
@@ -138,6 +163,15 @@ class Settings(BaseSettings):
                 "it, e.g. https://letters.example.org"
             )
         return f"{parts.scheme}://{parts.netloc.lower()}"
+
+    @field_validator("embed_origins", mode="before")
+    @classmethod
+    def _embed_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.replace(",", " ").split()
+        if isinstance(value, list | tuple):
+            return list(dict.fromkeys(embed_origin(str(origin)) for origin in value))
+        return value
 
     @field_validator("event_time_zone")
     @classmethod

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.campaign import LANGUAGE_NAMES
 from app.chart import daily_chart
-from app.counts import dashboard_figures, stream_daily_rows
+from app.counts import by_embed_origin, dashboard_figures, stream_daily_rows
 from app.db import get_session
 from app.export import csv_chunks
 from app.models import Staff, StaffSession
@@ -31,6 +31,7 @@ from app.offline import (
     record_paper_letters,
 )
 from app.operations import read_steering, staff_view
+from app.routes.embed import snippet
 from app.staff import (
     DEVICE_MAX_AGE,
     LOGIN_FORM_MAX_AGE,
@@ -341,7 +342,8 @@ def dashboard(
     days: Literal["7", "30", "all"] = DEFAULT_CHART_RANGE,
 ) -> Response:
     """What every role comes for: progress, totals, letters per day over `days` (7, 30, or
-    since the first letter), per official, language and country, and the export."""
+    since the first letter), per official, language and country, through each embed, and the
+    export; and the snippet that embeds the form on each allowed site."""
     settings = request.app.state.settings
     campaign = request.app.state.campaign
     context = staff_context(db, row, "numbers")
@@ -361,6 +363,11 @@ def dashboard(
         "today": now.date(),
         "status": steering.status,
         "unverified": len(unverified),
+        "embeds": by_embed_origin(db, settings.embed_origins),
+        "snippets": {
+            site: snippet(str(request.base_url).rstrip("/"), site, campaign.case.title["en"])
+            for site in settings.embed_origins
+        },
     }
     return _render(request, "staff/dashboard.html", context)
 

@@ -8,6 +8,7 @@ hidden fields, and only the anonymous rows of app/letters.py reach the database.
 
 from dataclasses import dataclass
 from datetime import date
+from urllib.parse import urlencode
 
 from babel.lists import format_list
 from fastapi import APIRouter, Depends, Request
@@ -165,11 +166,22 @@ def _page(
     **context: object,
 ) -> HTMLResponse:
     """A page in the UI language. Pages holding what a supporter typed, or a private link, are
-    `private`: never stored by a cache, never indexed."""
+    `private`: never stored by a cache, never indexed. In the embedded form's journey
+    (app/routes/embed.py) the pages stay under /embed, for the site that frames them."""
     campaign: Campaign = request.app.state.campaign
+    embed = getattr(request.state, "embed", None)
     # A page answering a form post has no address of its own to switch: the campaign page has.
     path = request.url.path if request.method == "GET" else "/"
-    switcher = [(code, LANGUAGE_NAMES[code], f"{path}?lang={code}") for code in UI_LANGUAGES]
+    switcher = [
+        (
+            code,
+            LANGUAGE_NAMES[code],
+            f"/embed?{urlencode({'site': embed, 'lang': code})}"
+            if embed
+            else f"{path}?lang={code}",
+        )
+        for code in UI_LANGUAGES
+    ]
     html = render(
         lang,
         template,
@@ -177,11 +189,15 @@ def _page(
         site_name=campaign.case.title[lang],
         switcher=switcher if switch else [],
         html_locale=BABEL_LOCALES[lang],
+        embed=embed,
+        journey="/embed" if embed else "",
         **context,
     )
     headers = {"Content-Language": lang}
     if "lang" not in request.query_params:
         headers["Vary"] = "Accept-Language"
+    if embed:
+        headers["X-Robots-Tag"] = "noindex, nofollow"
     if private:
         headers["Cache-Control"] = "no-store"
         headers["X-Robots-Tag"] = "noindex, nofollow"
@@ -413,7 +429,13 @@ def _create_letters(request: Request, data: FormData) -> HTMLResponse:
         token = new_form_token(_secret(request))
     with request.app.state.sessionmaker.begin() as session:
         record_pack_once(
-            session, token, checked.recipients, supporter.language, supporter.country, date.today()
+            session,
+            token,
+            checked.recipients,
+            supporter.language,
+            supporter.country,
+            date.today(),
+            embed_origin=getattr(request.state, "embed", None),
         )
     return _thanks(request, form, token)
 
@@ -494,7 +516,8 @@ async def download(request: Request) -> Response:
         )
     except Busy as error:
         fields = [(name, str(value)) for name, value in data.multi_items()]
-        return busy_response(request, error, (f"/letters/pdf?lang={ui_language(request)}", fields))
+        retry = f"{request.url.path}?lang={ui_language(request)}"
+        return busy_response(request, error, (retry, fields))
     name = f"appeal-letter-{order.only}" if order.only else "appeal-letters"
     return pdf_response(pdf, f"{name}-{today.isoformat()}.pdf")
 
