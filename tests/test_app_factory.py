@@ -1,6 +1,7 @@
 """The application factory: it starts on a migrated database and refuses one that is behind."""
 
 import gc
+import itertools
 import threading
 
 import pytest
@@ -11,6 +12,7 @@ from weasyprint import HTML
 from app.db import SchemaBehind, make_engine
 from app.main import create_app, create_served_app
 from app.settings import Settings
+from app.supporter import PAPERS
 from tests.conftest import migrated_database
 
 
@@ -79,13 +81,14 @@ def test_letter_parts_are_laid_out_before_the_service_says_ready(
             go.set()
             assert app.state.warmed.wait(120)
             languages = app.state.campaign.languages
-            # One layout per set: each language, message or not, each appeal variant.
-            assert ready == [len(layouts)] == [len(languages) * 2 * 3]
+            # One layout per set: each paper, language, message or not, each appeal variant.
+            assert ready == [len(layouts)] == [len(PAPERS) * len(languages) * 2 * 3]
             assert client.get("/readyz").json() == {"status": "ready"}
-            for language in languages:
+            for paper, language in itertools.product(PAPERS, languages):
                 for message in (None, "Прошу вас вмешаться."):
                     layouts.clear()
                     body = {**supporter_data, "language": language, "message": message}
-                    assert client.post("/api/letters", json=body).status_code == 200
-                    assert len(layouts) == 1, (language, message)
+                    response = client.post("/api/letters", json={**body, "paper": paper})
+                    assert response.status_code == 200
+                    assert len(layouts) == 1, (paper, language, message)
         app.state.engine.dispose()

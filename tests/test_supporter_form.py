@@ -206,6 +206,8 @@ def test_edit_brings_back_every_value_as_typed(client, typed):
         "signature_kind": "none",
         "signature_image": "",
         "recipients": None,
+        "paper": "a4",  # the paper usual in Germany, shown as the default
+        "paper_default": "a4",
     }
     assert [v for k, v in values if k == "recipients"] == typed["recipients"]
 
