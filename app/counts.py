@@ -88,11 +88,11 @@ def add_to_embed_count(session: Session, origin: str, letters: int) -> None:
     transaction."""
     table = EmbedCount.__table__
     make = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = make(table).values(origin=origin, packs=1, letters=letters)
+    statement = make(table).values(origin=origin, packs=1, generated=letters)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["origin"],
-            set_={"packs": table.c.packs + 1, "letters": table.c.letters + letters},
+            set_={"packs": table.c.packs + 1, "generated": table.c.generated + letters},
         )
     )
 
@@ -114,7 +114,7 @@ def by_embed_origin(session: Session, allowed: Sequence[str]) -> list[EmbedTally
     found = {
         origin: (packs, letters)
         for origin, packs, letters in session.execute(
-            select(EmbedCount.origin, EmbedCount.packs, EmbedCount.letters)
+            select(EmbedCount.origin, EmbedCount.packs, EmbedCount.generated)
         )
     }
     origins = list(allowed) + sorted(found.keys() - set(allowed))

@@ -85,7 +85,7 @@ class EmbedCount(Base):
 
     origin: Mapped[str] = mapped_column(String(255), primary_key=True)
     packs: Mapped[int] = mapped_column(Integer, default=0)
-    letters: Mapped[int] = mapped_column(Integer, default=0)
+    generated: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Event(Base):

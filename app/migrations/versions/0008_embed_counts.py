@@ -3,10 +3,11 @@
 Revision ID: 0008
 Revises: 0007
 
-The dashboard shows how many packs and letters came through the embed for each origin in
-EMBED_ORIGINS. Only the origin the snippet names is kept, never anything about the visitor, and
-the row is written in the same transaction as the letters it counts (app/letters.py). The table
-starts empty: no letter before this revision came through an embed.
+The dashboard shows how many packs and letters (`generated`, as in letter_totals) came through
+the embed for each origin in EMBED_ORIGINS. Only the origin the snippet names is kept, never
+anything about the visitor, and the row is written in the same transaction as the letters it
+counts (app/letters.py). The table starts empty: no letter before this revision came through an
+embed.
 """
 
 import sqlalchemy as sa
@@ -23,7 +24,7 @@ def upgrade() -> None:
         "embed_counts",
         sa.Column("origin", sa.String(length=255), nullable=False),
         sa.Column("packs", sa.Integer(), nullable=False),
-        sa.Column("letters", sa.Integer(), nullable=False),
+        sa.Column("generated", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("origin"),
     )
 
