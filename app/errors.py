@@ -81,6 +81,8 @@ def problem_page(
         heading=gettext(lang, heading),
         paragraphs=paragraphs,
         retry=retry,
+        # Inside a frame on another site (EMBED_ORIGINS) the campaign page refuses to show.
+        framed=request.url.path.startswith("/embed"),
     )
     headers = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
     if retry_after is not None:

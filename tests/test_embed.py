@@ -273,9 +273,13 @@ def test_embed_packs_count_against_the_supporters_letters_limit(settings):
         preview = post(client, "/embed/preview?lang=en", filled(form))
         decide = Page(preview.text).form_values("form.decide")
         assert post(client, "/embed/letters?lang=en", decide).status_code == 200
-        assert post(client, "/embed/letters?lang=en", decide).status_code == 429
+        refused = post(client, "/embed/letters?lang=en", decide)
+        assert refused.status_code == 429
         assert post(client, "/letters?lang=en", decide).status_code == 429
     limited.state.engine.dispose()
+    # The campaign page refuses to show in a frame: from the embed, its link opens a new tab.
+    back = Page(refused.text).one("main a[href^='/?lang=']")
+    assert back.get("target") == "_blank" and back.get("rel") == "noopener"
 
 
 # --- in a real browser ---------------------------------------------------------------------------
