@@ -29,10 +29,12 @@ from sqlalchemy import (
     select,
     text,
     union_all,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from app import models
 from app.campaign import Campaign
 from app.db import READ_ONLY, read_snapshot
 from app.models import EmbedCount, Letter, LetterDay, LetterTotal, OfflineLetters
@@ -249,30 +251,21 @@ def by_country(session: Session) -> list[Tally]:
     return _grouped(session, LetterTotal.country)
 
 
-@dataclass(frozen=True)
-class EventTally:
-    """What was written at one write-a-thon's kiosk: packs, their letters, and how many of
-    those are posted."""
-
-    packs: int = 0
-    generated: int = 0
-    posted: int = 0
-
-
-def by_event(session: Session) -> dict[int, EventTally]:
-    """Per event (id), counted over the letters written at events only, which is all the
-    partial index ix_letters_event_id holds: the running counts know no events."""
-    rows = session.execute(
-        select(
-            Letter.event_id,
-            func.count(func.distinct(Letter.token_hash)),
-            func.count(),
-            func.count(Letter.sent_on),
+def add_to_event(
+    session: Session, event_id: int, packs: int = 0, generated: int = 0, sent: int = 0
+) -> None:
+    """Add to a write-a-thon's running counts, in the caller's transaction (after the letter
+    rows and the other counts, as every writer does)."""
+    event = models.Event
+    session.execute(
+        update(event)
+        .where(event.id == event_id)
+        .values(
+            packs=event.packs + packs,
+            generated=event.generated + generated,
+            sent=event.sent + sent,
         )
-        .where(Letter.event_id.is_not(None))
-        .group_by(Letter.event_id)
     )
-    return {event_id: EventTally(*map(int, counts)) for event_id, *counts in rows}
 
 
 def daily_statement(since: date | None = None, per_official: bool = True) -> Select:
@@ -403,12 +396,34 @@ def _direct_days() -> Select:
     ).group_by(events.c.day, events.c.rid)
 
 
+def _direct_events() -> Select:
+    """Per write-a-thon: packs, letters, letters posted (read through the partial index)."""
+    return (
+        select(
+            Letter.event_id,
+            func.count(func.distinct(Letter.token_hash)),
+            func.count(),
+            func.count(Letter.sent_on),
+        )
+        .where(Letter.event_id.is_not(None))
+        .group_by(Letter.event_id)
+    )
+
+
 def differences(connection: Connection | Session) -> list[str]:
     """Where the running counts disagree with a count over the letter rows; empty if nowhere.
 
     Reads every letter: for tests, the benchmark and checks by hand, never for a page.
     """
-    found = []
+    event = models.Event
+    rows = {e: tuple(map(int, n)) for e, *n in connection.execute(_direct_events())}
+    kept = select(event.id, event.packs, event.generated, event.sent)
+    counts = {e: tuple(n) for e, *n in connection.execute(kept) if any(n)}
+    found = [
+        f"event {key}: rows {rows.get(key)}, kept {counts.get(key)}"
+        for key in sorted(rows.keys() | counts.keys())
+        if rows.get(key) != counts.get(key)
+    ]
     for name, direct, kept in (
         ("totals", _direct_totals(), select(LetterTotal.__table__)),
         ("days", _direct_days(), select(LetterDay.__table__)),
@@ -435,3 +450,7 @@ def recount(connection: Connection) -> None:
     connection.execute(insert(LetterTotal).from_select(totals, _direct_totals()))
     days = ["day", "recipient_id", "generated", "sent"]
     connection.execute(insert(LetterDay).from_select(days, _direct_days()))
+    connection.execute(update(models.Event).values(packs=0, generated=0, sent=0))
+    for event_id, packs, generated, sent in connection.execute(_direct_events()).all():
+        values = {"packs": packs, "generated": generated, "sent": sent}
+        connection.execute(update(models.Event).where(models.Event.id == event_id).values(values))

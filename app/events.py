@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.counts import EventTally, by_event
 from app.letters import post_event_letters
 from app.models import Event
 from app.operations import OperationError, audit
@@ -104,15 +103,14 @@ def kiosk_event(session: Session, token: str) -> Event | None:
 
 @dataclass(frozen=True)
 class EventView:
-    """An event as the staff pages list it."""
+    """An event as the staff pages list it, with its running counts (`event.packs`,
+    `event.generated`, `event.sent`)."""
 
     event: Event
     state: EventState
-    tally: EventTally
 
 
 def events_with_counts(session: Session, today: date) -> list[EventView]:
-    """Every event, the latest day first, with what was written there."""
-    tallies = by_event(session)
+    """Every event, the latest day first."""
     found = session.scalars(select(Event).order_by(Event.held_on.desc(), Event.id.desc()))
-    return [EventView(e, state(e, today), tallies.get(e.id, EventTally())) for e in found]
+    return [EventView(event, state(event, today)) for event in found]

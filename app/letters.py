@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -10,7 +11,7 @@ from sqlalchemy import ColumnElement, and_, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app.campaign import Recipient
-from app.counts import add_to_counts, add_to_embed_count
+from app.counts import add_to_counts, add_to_embed_count, add_to_event
 from app.models import Letter
 
 
@@ -58,6 +59,8 @@ def _insert(
     )
     counted = [(recipient.id, language, country, today) for recipient in recipients]
     add_to_counts(session, counted, "generated")
+    if event_id is not None:
+        add_to_event(session, event_id, packs=1, generated=len(recipients))
     if embed_origin is not None:
         add_to_embed_count(session, embed_origin, len(recipients))
 
@@ -118,11 +121,15 @@ def _mark_posted(session: Session, letters: ColumnElement[bool], today: date) ->
         update(Letter)
         .where(letters, Letter.sent_on.is_(None))
         .values(sent_on=today)
-        .returning(Letter.recipient_id, Letter.language, Letter.country)
+        .returning(Letter.recipient_id, Letter.language, Letter.country, Letter.event_id)
         .execution_options(synchronize_session=False)
     )
     changed = session.execute(statement).all()
-    add_to_counts(session, [(rid, lang, country, today) for rid, lang, country in changed], "sent")
+    posted = [(rid, lang, country, today) for rid, lang, country, _ in changed]
+    add_to_counts(session, posted, "sent")
+    at_events = Counter(event_id for *_, event_id in changed if event_id is not None)
+    for event_id, sent in sorted(at_events.items()):
+        add_to_event(session, event_id, sent=sent)
     return len(changed)
 
 

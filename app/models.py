@@ -104,6 +104,10 @@ class Event(Base):
     kiosk_token: Mapped[str] = mapped_column(String(64), unique=True)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # What was written here, kept like LetterTotal in the letters' transactions (app/counts.py).
+    packs: Mapped[int] = mapped_column(Integer, default=0)
+    generated: Mapped[int] = mapped_column(Integer, default=0)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class OfflineLetters(Base):

@@ -5,9 +5,9 @@ Revises: 0008
 
 Staff create an event (name, day, place) on the steering page; its kiosk link makes letters for
 one supporter after another on a shared computer, on the event's day until staff end it. Each
-letter written there names its event, so the dashboard counts letters per event and staff mark
-an event's letters posted at once. Letters written before this revision belong to no event; the
-partial index holds only those that do.
+letter written there names its event, so staff mark an event's letters posted at once (through
+the partial index, which holds only those letters), and each event keeps running counts of its
+packs and letters like letter_totals. Letters written before this revision belong to no event.
 """
 
 import sqlalchemy as sa
@@ -31,6 +31,9 @@ def upgrade() -> None:
         sa.Column("kiosk_token", sa.String(length=64), nullable=False),
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("packs", sa.Integer(), nullable=False),
+        sa.Column("generated", sa.Integer(), nullable=False),
+        sa.Column("sent", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("kiosk_token"),
     )
