@@ -24,6 +24,7 @@ from app.routes import (
     dashboard,
     embed,
     health,
+    kiosk,
     second_factor,
     staff_admin,
     steering,
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "letters": settings.rate_limit_letters,
         "login": settings.rate_limit_login,
         "forms": settings.rate_limit_forms,
+        "event": settings.rate_limit_event,
     }
     limiter = RateLimiter(limits, storage_url(settings.redis_url), settings.secret_key)
     app.add_middleware(RateLimit, limiter=limiter)
@@ -123,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(steering.router)
     app.include_router(staff_admin.router)
     app.include_router(embed.router)
+    app.include_router(kiosk.router)
     app.include_router(supporter.router)
     return app
 

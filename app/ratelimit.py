@@ -6,7 +6,8 @@ REDIS_URL is set, so several instances behind a load balancer count together. A 
 only by a keyed hash of its address (HMAC with SECRET_KEY), and each counter expires with its
 window (a sliding window weighs the previous one too, so at most two windows): no IP address is
 ever stored, and no trace of a client outlives that. An IPv6 client counts by its /64, the
-block one household or one server is given, as an IPv4 client counts by its address.
+block one household or one server is given, as an IPv4 client counts by its address. At a
+write-a-thon everybody shares one address: the posts of its kiosk link count against its event.
 
 Behind a proxy, set FORWARDED_ALLOW_IPS so the client's own address is counted, not the proxy's.
 """
@@ -17,6 +18,7 @@ import hmac
 import ipaddress
 import logging
 import math
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -46,11 +48,24 @@ GUARDED = {
     ("POST", "/login"): "login",
     ("POST", "/login/code"): "login",
 }
-DESCRIPTIONS = {"letters": "letter packs", "login": "login attempts", "forms": "form posts"}
+# A write-a-thon's kiosk (app/routes/kiosk.py): everybody there shares one address, so its posts
+# count against its event, known by the link, not the address: the packs against the event's own
+# limit, the other steps as form posts.
+KIOSK_POST = re.compile(r"^/kiosk/(?P<token>[^/]+)/(?P<step>[a-z]+)$")
+DESCRIPTIONS = {
+    "letters": "letter packs from one client",
+    "login": "login attempts from one client",
+    "forms": "form posts from one client",
+    "event": "letter packs from one event's kiosk",
+}
 WAIT_HEADING = N_("Please wait a moment")
 WAIT_TEXT = N_(
     "Many letters were requested from your connection in a short time: at most %(limit)s "
     "packs per %(minutes)s minutes. Please try again in %(seconds)s seconds."
+)
+EVENT_WAIT_TEXT = N_(
+    "Many letters were made at this event in a short time: at most %(limit)s packs per "
+    "%(minutes)s minutes. Please try again in %(seconds)s seconds."
 )
 FORMS_WAIT_TEXT = N_(
     "Many forms were sent from your connection in a short time: at most %(limit)s per "
@@ -63,9 +78,18 @@ def limit_name(method: str, path: str) -> str | None:
     limited as letters, and confirming them needs a token)."""
     if (method, path) in GUARDED:
         return GUARDED[(method, path)]
+    kiosk = KIOSK_POST.match(path)
+    if method == "POST" and kiosk:
+        return "event" if kiosk["step"] == "letters" else "forms"
     if method == "POST" and not path.startswith("/api/"):
         return "forms"
     return None
+
+
+def counted_as(path: str, address: str) -> str:
+    """Who a request counts as: its client, or the event whose kiosk link it posts to."""
+    kiosk = KIOSK_POST.match(path)
+    return f"kiosk {kiosk['token']}" if kiosk else client_address(address)
 
 
 def client_address(address: str) -> str:
@@ -157,7 +181,7 @@ def refusal_response(request: Request, refusal: Refusal) -> Response:
     """429 naming the limit, with Retry-After: JSON for the API, a page for the forms."""
     detail = (
         f"rate limit {refusal.name!r} reached: at most {refusal.stated} of "
-        f"{DESCRIPTIONS[refusal.name]} from one client; try again in {refusal.retry_after} s"
+        f"{DESCRIPTIONS[refusal.name]}; try again in {refusal.retry_after} s"
     )
     if wants_json(request):
         headers = {"Retry-After": str(refusal.retry_after)}
@@ -165,9 +189,10 @@ def refusal_response(request: Request, refusal: Refusal) -> Response:
     if refusal.name == "login":
         text = f"Too many login attempts from your connection: {detail}."
     else:
+        waits = {"letters": WAIT_TEXT, "event": EVENT_WAIT_TEXT}
         text = gettext(
             ui_language(request),
-            WAIT_TEXT if refusal.name == "letters" else FORMS_WAIT_TEXT,
+            waits.get(refusal.name, FORMS_WAIT_TEXT),
             limit=refusal.limit.amount,
             minutes=max(1, refusal.limit.get_expiry() // 60),
             seconds=refusal.retry_after,
@@ -188,7 +213,8 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         client = scope.get("client")
-        refusal = await self.limiter.hit(name, client_address(client[0] if client else "unknown"))
+        counted = counted_as(scope["path"], client[0] if client else "unknown")
+        refusal = await self.limiter.hit(name, counted)
         if refusal is None:
             await self.app(scope, receive, send)
             return

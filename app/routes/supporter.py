@@ -167,11 +167,15 @@ def _page(
 ) -> HTMLResponse:
     """A page in the UI language. Pages holding what a supporter typed, or a private link, are
     `private`: never stored by a cache, never indexed. In the embedded form's journey
-    (app/routes/embed.py) the pages stay under /embed, for the site that frames them."""
+    (app/routes/embed.py) the pages stay under /embed, for the site that frames them; at a
+    write-a-thon's kiosk (app/routes/kiosk.py) under its link, none of them cached."""
     campaign: Campaign = request.app.state.campaign
     embed = getattr(request.state, "embed", None)
-    # A page answering a form post has no address of its own to switch: the campaign page has.
-    path = request.url.path if request.method == "GET" else "/"
+    kiosk = getattr(request.state, "kiosk", None)
+    journey = "/embed" if embed else f"/kiosk/{kiosk.kiosk_token}" if kiosk else ""
+    # A page answering a form post has no address of its own to switch: the campaign page has,
+    # or the kiosk's form.
+    path = request.url.path if request.method == "GET" else journey or "/"
     switcher = [
         (
             code,
@@ -190,7 +194,8 @@ def _page(
         switcher=switcher if switch else [],
         html_locale=BABEL_LOCALES[lang],
         embed=embed,
-        journey="/embed" if embed else "",
+        kiosk=kiosk,
+        journey=journey,
         **context,
     )
     headers = {"Content-Language": lang}
@@ -198,7 +203,7 @@ def _page(
         headers["Vary"] = "Accept-Language"
     if embed:
         headers["X-Robots-Tag"] = "noindex, nofollow"
-    if private:
+    if private or kiosk:
         headers["Cache-Control"] = "no-store"
         headers["X-Robots-Tag"] = "noindex, nofollow"
     return HTMLResponse(html, status_code=status, headers=headers)
