@@ -14,6 +14,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.db import alembic_config, make_engine
+from app.events import create_event
 from app.letters import confirm_posted, record_pack
 from app.models import AuditEntry, Base, Staff
 from app.offline import record_paper_letters
@@ -45,6 +46,7 @@ def accounts(app, campaign) -> dict[str, int]:
             db, "ombudsman", 12, date.today(), "Stall", ids["organiser"], utc_now(), "setup"
         )
         add_update(db, date(2026, 5, 1), {"en": "Hearing set."}, "setup")
+        create_event(db, "Write-a-thon", date.today(), "Hall", date.today(), "setup", utc_now())
         token = record_pack(db, campaign.recipients, "en", "DE", date.today())
         confirm_posted(db, token, date.today())
         db.commit()
@@ -71,6 +73,13 @@ def paper_entry_id(app) -> int:
         return db.scalar(select(OfflineLetters.id))
 
 
+def event_id(app) -> int:
+    from app.models import Event
+
+    with app.state.sessionmaker() as db:
+        return db.scalar(select(Event.id))
+
+
 def update_id(app) -> int:
     from app.models import CaseUpdate
 
@@ -91,6 +100,9 @@ def steering_posts(app) -> list[tuple[str, dict[str, str]]]:
         (f"/dashboard/updates/{update_id(app)}/delete", {}),
         ("/dashboard/paper-letters", {"official": "ombudsman", "number": "9", "date": today}),
         (f"/dashboard/paper-letters/{paper_entry_id(app)}/delete", {}),
+        ("/dashboard/events", {"name": "Write-a-thon", "held_on": today, "place": "Library"}),
+        (f"/dashboard/events/{event_id(app)}/end", {}),
+        (f"/dashboard/events/{event_id(app)}/posted", {}),
     ]
 
 

@@ -21,6 +21,7 @@ from app.campaign import LANGUAGE_NAMES
 from app.chart import daily_chart
 from app.counts import by_embed_origin, dashboard_figures, stream_daily_rows
 from app.db import get_session
+from app.events import event_day, events_with_counts
 from app.export import csv_chunks
 from app.models import Staff, StaffSession
 from app.offline import (
@@ -349,12 +350,14 @@ def dashboard(
     context = staff_context(db, row, "numbers")
     steering = read_steering(db)
     unverified = steering.unverified(campaign, now.date(), settings.stale_after_days)
+    events = events_with_counts(db, event_day(now, settings.event_zone))
     db.commit()  # the figures start a transaction of their own, on one snapshot
     figures = dashboard_figures(
         db, campaign, settings.campaign_goal, now.date(), chart_days=CHART_RANGES[days]
     )
     context |= {
         "figures": figures,
+        "events": events,
         "chart": daily_chart(figures.days),
         "chart_range": days,
         "officials": {r.id: r for r in campaign.recipients},
@@ -381,7 +384,15 @@ def _steering_page(
     """The page; with `form` (the paper letters' values and errors), that form refused, 422."""
     settings = request.app.state.settings
     campaign = request.app.state.campaign
+    events = events_with_counts(db, event_day(now, settings.event_zone))
     context = staff_context(db, row, "steering") | {
+        "events": events,
+        "kiosk_links": {
+            view.event.id: str(request.url_for("kiosk_form", token=view.event.kiosk_token))
+            for view in events
+        },
+        "event_limit": settings.rate_limit_event,
+        "event_time_zone": settings.event_time_zone,
         "paper": paper_entries(db, PAPER_ENTRIES_SHOWN),
         "officials": {r.id: r for r in campaign.recipients},
         "today": now.date(),

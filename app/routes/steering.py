@@ -1,6 +1,7 @@
 """Staff steering the campaign from the steering page: open, pause or close it with a public
 message, pause and resume one official, record that an official was checked, record an
-official's reply, post and delete a case update.
+official's reply, post and delete a case update, create a write-a-thon and end its kiosk link,
+and post the letters written there.
 
 Each form carries the session's CSRF token and needs an organiser or admin; each change and its
 audit entry are one transaction (app/operations.py), so what staff see on any instance is what
@@ -14,6 +15,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from app.events import create_event, end_event, event_day, post_letters
 from app.models import Staff, StaffSession
 from app.operations import (
     OperationError,
@@ -25,7 +27,7 @@ from app.operations import (
     resume_official,
     set_state,
 )
-from app.routes.dashboard import DB, NO_STORE, OrganiserForm, _render
+from app.routes.dashboard import DB, NO_STORE, Now, OrganiserForm, _render
 
 router = APIRouter(include_in_schema=False)
 
@@ -160,3 +162,39 @@ def remove_update(update_id: int, row: OrganiserForm, db: DB) -> Response:
     if not delete_update(db, update_id, _actor(db, row)):
         raise HTTPException(404, "no such case update")
     return _done(db, "updates")
+
+
+@router.post("/dashboard/events")
+def add_event(
+    request: Request,
+    row: OrganiserForm,
+    db: DB,
+    now: Now,
+    name: Text = "",
+    held_on: Text = "",
+    place: Text = "",
+) -> Response:
+    """A write-a-thon, and its kiosk link for the day."""
+    today = event_day(now, request.app.state.settings.event_zone)
+    try:
+        create_event(db, name, _day(held_on), place, today, _actor(db, row), now)
+    except OperationError as exc:
+        return _not_done(request, db, str(exc), "events")
+    return _done(db, "events")
+
+
+@router.post("/dashboard/events/{event_id}/end")
+def end_kiosk(event_id: int, row: OrganiserForm, db: DB, now: Now) -> Response:
+    """The kiosk link makes no more letters, on its day or after."""
+    if not end_event(db, event_id, _actor(db, row), now):
+        raise HTTPException(404, "no such event")
+    return _done(db, "events")
+
+
+@router.post("/dashboard/events/{event_id}/posted")
+def post_event(event_id: int, row: OrganiserForm, db: DB) -> Response:
+    """Staff took the event's letters to the post office: posted today, as a supporter's
+    confirmation would be."""
+    if post_letters(db, event_id, date.today(), _actor(db, row)) is None:
+        raise HTTPException(404, "no such event")
+    return _done(db, "events")
