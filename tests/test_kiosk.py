@@ -454,11 +454,10 @@ def test_posting_an_event_while_supporters_confirm_counts_every_letter_once(
             url = f"{two_servers[n % 2]}/api/letters/{tokens[n]}/sent"
             return httpx.post(url, timeout=60).status_code
 
-        # No more requests at once than a server has threads (WORKER_THREADS=4): on SQLite a
-        # staff form holds the write lock from its first dependency on and needs a thread for
-        # each step after it, so more writers waiting for that lock than threads stall it, and
-        # them, until the busy timeout. That holds for every staff form, not only this one.
-        with ThreadPoolExecutor(4) as pool:
+        # Six times as many requests at once as a server has threads (WORKER_THREADS=4):
+        # a staff form that held SQLite's write lock from its first dependency on, while it
+        # waited for a thread for each step after it, stalled here until the busy timeout.
+        with ThreadPoolExecutor(24) as pool:
             confirmations = [pool.submit(confirm, n) for n in range(0, 60, 2)]
             postings = [pool.submit(post_all) for _ in range(2)]
             confirmations += [pool.submit(confirm, n) for n in range(1, 60, 2)]

@@ -90,8 +90,13 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https" or request.app.state.settings.environment == "production"
 
 
-def optional_session(request: Request, db: DB, now: Now) -> StaffSession | None:
-    return find_session(db, request.cookies.get(SESSION_COOKIE), _secret(request), now)
+def optional_session(request: Request, now: Now) -> StaffSession | None:
+    """The staff session, read in a read-only transaction of its own. A form post's session
+    (DB) takes SQLite's write lock at its first statement, and FastAPI runs each dependency and
+    the route in a worker thread of its own: a lock taken here would be held while the route
+    waits for a thread, and the threads may all be waiting for that lock."""
+    with request.app.state.reader() as db:
+        return find_session(db, request.cookies.get(SESSION_COOKIE), _secret(request), now)
 
 
 def page_session(row: Annotated[StaffSession | None, Depends(optional_session)]) -> StaffSession:
@@ -134,8 +139,10 @@ class RoleRefused(Exception):
         self.needed = needed
 
 
-def _check_role(db: Session, row: StaffSession, needed: str) -> None:
-    role = db.get(Staff, row.staff_id).role  # type: ignore[union-attr]
+def _check_role(request: Request, row: StaffSession, needed: str) -> None:
+    """Read, like the session, in a read-only transaction of its own (optional_session)."""
+    with request.app.state.reader() as db:
+        role = db.get(Staff, row.staff_id).role  # type: ignore[union-attr]
     if not may(role, needed):
         raise RoleRefused(role, needed)
 
@@ -143,8 +150,8 @@ def _check_role(db: Session, row: StaffSession, needed: str) -> None:
 def page_for(needed: str) -> Callable[..., StaffSession]:
     """A dependency for the pages of `needed` and the roles above it."""
 
-    def dependency(row: PageSession, db: DB) -> StaffSession:
-        _check_role(db, row, needed)
+    def dependency(request: Request, row: PageSession) -> StaffSession:
+        _check_role(request, row, needed)
         return row
 
     return dependency
@@ -154,8 +161,8 @@ def form_for(needed: str) -> Callable[..., StaffSession]:
     """A dependency for the forms of `needed` and the roles above it: the CSRF token first,
     then the role, so nothing a role may not do reaches the route."""
 
-    def dependency(row: FormSession, db: DB) -> StaffSession:
-        _check_role(db, row, needed)
+    def dependency(request: Request, row: FormSession) -> StaffSession:
+        _check_role(request, row, needed)
         return row
 
     return dependency
@@ -444,10 +451,10 @@ def remove_paper_letters(request: Request, entry_id: int, row: OrganiserForm, db
 
 
 def export_for_viewers(
-    row: Annotated[StaffSession, Depends(export_session)], db: DB
+    request: Request, row: Annotated[StaffSession, Depends(export_session)]
 ) -> StaffSession:
     """The export's session (a plain 401 without one), for every role that reads the numbers."""
-    _check_role(db, row, "viewer")
+    _check_role(request, row, "viewer")
     return row
 
 
