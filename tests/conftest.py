@@ -79,6 +79,46 @@ def jpeg_data_url(width: int = 300, height: int = 100) -> str:
     return data_url(page, "JPEG", quality=92)
 
 
+# --- in a real browser: Debian's Chromium through Playwright, and a server for it -----------------
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[str]:
+    """One migrated SQLite database and one server process for a module's browser tests; a
+    module that needs its server set up otherwise defines its own."""
+    from app.db import migrate
+
+    folder = tmp_path_factory.mktemp("server")
+    database_url = f"sqlite:///{folder / 'server.db'}"
+    migrate(database_url)
+    env = {"DATABASE_URL": database_url, "LOG_LEVEL": "warning"}
+    port = free_port()
+    command = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with running(command, env, port, folder / "server.log") as (base_url, _process):
+        yield base_url
+
+
 @pytest.fixture(autouse=True)
 def budget_exceptions_a_collector_swallowed(monkeypatch) -> None:
     """The render budget's watchdog raises into the rendering thread; when its exception lands

@@ -4,13 +4,12 @@ shown, with JavaScript and without; HTML, CSS and JavaScript come compressed whe
 accepts it, except pages that hold a secret beside what a supporter typed (BREACH)."""
 
 import re
-import sys
 import unicodedata
 from pathlib import Path
 
 import pytest
 from fontTools.ttLib import TTFont
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from starlette.applications import Starlette
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
@@ -21,21 +20,12 @@ from app.glyphs import printable
 from app.settings import Settings
 from benchmarks.lighthouse import audit, scores
 from tests.html_pages import Page as HtmlPage
-from tests.servers import free_port, running
 from tests.staff_pages import csrf_token
 from tests.test_supporter_form import post
 
 FIRST_LOAD_LIMIT = 100_000  # bytes, as the browser counts them: headers and compressed bodies
 KAZAKH_LETTERS = "ӘәҒғҚқҢңӨөҰұҮүҺһІі"
 FONT_URL = re.compile(r"/assets/handwriting\.[0-9a-f]{12}\.woff2$")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ENTRIES = """() => [...performance.getEntriesByType("navigation"),
                     ...performance.getEntriesByType("resource")]
     .map(entry => ({url: entry.name, transferred: entry.transferSize,
@@ -44,30 +34,6 @@ HANDWRITING_STATUS = """() => [...document.fonts]
     .filter(face => face.family.includes("Campaign Handwriting")).map(face => face.status)"""
 PREVIEW_FONT = "() => getComputedStyle(document.getElementById('typed-preview')).fontFamily"
 ACCEPTS = {"accept-encoding": "br, gzip"}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> str:
-    from app.db import migrate
-
-    folder = tmp_path_factory.mktemp("weight")
-    database_url = f"sqlite:///{folder / 'weight.db'}"
-    migrate(database_url)
-    port = free_port()
-    command = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    env = {"DATABASE_URL": database_url, "LOG_LEVEL": "warning"}
-    with running(command, env, port, folder / "server.log") as (base_url, _process):
-        yield base_url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 def new_page(browser, javascript: bool = True) -> tuple[Page, list[str]]:

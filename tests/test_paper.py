@@ -5,12 +5,11 @@ address shows through the window of that paper's usual envelope; and a pack may 
 of the officials' addresses to cut out and stick on plain envelopes."""
 
 import io
-import sys
 
 import pdfplumber
 import pytest
 import yaml
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from pypdf import PdfReader
 
 from app.campaign import LANGUAGES, load_campaign
@@ -19,8 +18,7 @@ from app.settings import Settings
 from app.supporter import Supporter
 from tests.html_pages import Page
 from tests.reading import flat, page_texts
-from tests.servers import free_port, running
-from tests.test_browser_journey import CHROMIUM_ARGS, open_page
+from tests.test_browser_journey import open_page
 from tests.test_fast_pdf import TODAY
 from tests.test_letters import run_cli
 from tests.test_supporter_form import post, preview
@@ -332,31 +330,6 @@ def test_check_proofs_both_papers_and_names_an_address_too_tall_for_the_number_1
 
 
 # --- in a real browser -------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> str:
-    """One migrated SQLite database and one server process for the module's browser tests."""
-    from app.db import migrate
-
-    folder = tmp_path_factory.mktemp("paper")
-    database_url = f"sqlite:///{folder / 'paper.db'}"
-    migrate(database_url)
-    env = {"DATABASE_URL": database_url, "LOG_LEVEL": "warning"}
-    port = free_port()
-    command = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with running(command, env, port, folder / "server.log") as (base_url, _process):
-        yield base_url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 def checked_paper(page) -> str:

@@ -5,20 +5,18 @@ name, city and country only. Everywhere else the street stays required."""
 
 import io
 import re
-import sys
 from datetime import date
 from pathlib import Path
 
 import pdfplumber
 import pytest
 import yaml
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from app.campaign import CampaignError, load_campaign
 from tests.html_pages import Page
 from tests.reading import flat, pdf_text
-from tests.servers import free_port, running
-from tests.test_browser_journey import CHROMIUM_ARGS, PHONE, open_page, overflow, run_axe
+from tests.test_browser_journey import PHONE, open_page, overflow, run_axe
 from tests.test_letters import run_cli
 from tests.test_supporter_form import create, post, preview
 
@@ -230,31 +228,6 @@ def test_the_command_line_renders_a_letter_without_a_street_from_a_risk_country(
 
 
 # --- in a real browser -------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> str:
-    """One migrated SQLite database and one server process for the module's browser tests."""
-    from app.db import migrate
-
-    folder = tmp_path_factory.mktemp("risk")
-    database_url = f"sqlite:///{folder / 'risk.db'}"
-    migrate(database_url)
-    env = {"DATABASE_URL": database_url, "LOG_LEVEL": "warning"}
-    port = free_port()
-    command = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with running(command, env, port, folder / "server.log") as (base_url, _process):
-        yield base_url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 def fill_without_street(page, lang: str) -> None:
