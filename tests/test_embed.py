@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import pdfplumber
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from pydantic import ValidationError
 from sqlalchemy import insert, select
 
@@ -284,7 +284,6 @@ def test_embed_packs_count_against_the_supporters_letters_limit(settings):
 
 # --- in a real browser ---------------------------------------------------------------------------
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 HEARD = """<script>
 window.heard = [];
 window.addEventListener("message", function (event) {
@@ -343,16 +342,6 @@ def sites(tmp_path_factory):
         server.shutdown()
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-
-
 def fill_in(frame) -> None:
     for field in ("name", "street", "city"):
         frame.locator(f"#{field}").fill(SUPPORTER[field])
@@ -396,8 +385,8 @@ def download_and_read(page, frame) -> tuple[str, int]:
 
 @pytest.mark.browser
 @pytest.mark.parametrize("javascript", [True, False], ids=["javascript", "no-javascript"])
-def test_the_journey_runs_inside_the_frame_on_an_allowed_site(chromium, sites, javascript):
-    context = chromium.new_context(accept_downloads=True, java_script_enabled=javascript)
+def test_the_journey_runs_inside_the_frame_on_an_allowed_site(browser, sites, javascript):
+    context = browser.new_context(accept_downloads=True, java_script_enabled=javascript)
     page = context.new_page()
     page.set_default_timeout(20_000)
     requests: list[str] = []
@@ -464,8 +453,8 @@ def test_the_journey_runs_inside_the_frame_on_an_allowed_site(chromium, sites, j
 
 
 @pytest.mark.browser
-def test_only_an_allowed_site_shows_the_form_and_no_site_shows_another_page(chromium, sites):
-    page = chromium.new_page()
+def test_only_an_allowed_site_shows_the_form_and_no_site_shows_another_page(browser, sites):
+    page = browser.new_page()
     refusals: list[str] = []
     page.on("console", lambda message: refusals.append(message.text))
 
@@ -487,10 +476,10 @@ def test_only_an_allowed_site_shows_the_form_and_no_site_shows_another_page(chro
 
 
 @pytest.mark.browser
-def test_the_height_is_told_only_to_the_site_the_snippet_names(chromium, sites):
+def test_the_height_is_told_only_to_the_site_the_snippet_names(browser, sites):
     """Another allowed site that frames the snippet of the first shows the form, but hears
     nothing from it: the frame tells its height to the named site only, never to "*"."""
-    page = chromium.new_page()
+    page = browser.new_page()
     page.goto(f"{sites['also']}/")
     expect(page.frame_locator("#letter-campaign").locator("form.supporter-form")).to_be_visible()
     framed = next(f for f in page.frames if f.url.startswith(f"{sites['service']}/embed"))

@@ -508,21 +508,9 @@ def kiosk_server(tmp_path_factory):
         yield base_url
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield browser
-        browser.close()
-
-
-def organiser_creates_an_event(chromium, base_url: str, name: str):
+def organiser_creates_an_event(browser, base_url: str, name: str):
     """Logs in, creates the event on the steering page; the staff page and the kiosk link."""
-    staff = chromium.new_context().new_page()
+    staff = browser.new_context().new_page()
     staff.set_default_timeout(15_000)
     staff.goto(f"{base_url}/login")
     staff.fill("#email", STAFF_EMAIL)
@@ -561,12 +549,12 @@ def pdf_text(pdf: bytes) -> str:
 
 @pytest.mark.browser
 def test_three_supporters_in_a_row_print_at_the_kiosk_and_the_dashboard_counts_three_packs(
-    chromium, kiosk_server
+    browser, kiosk_server
 ):
     from playwright.sync_api import expect
 
-    staff, link = organiser_creates_an_event(chromium, kiosk_server, "Write-a-thon in Almaty")
-    context = chromium.new_context()
+    staff, link = organiser_creates_an_event(browser, kiosk_server, "Write-a-thon in Almaty")
+    context = browser.new_context()
     context.add_init_script(PRINT_WATCH)  # every frame: the pack's too
     packs: list[bytes] = []  # the PDFs as the server sent them (the frame shows a viewer)
 
@@ -611,13 +599,13 @@ def test_three_supporters_in_a_row_print_at_the_kiosk_and_the_dashboard_counts_t
 
 @pytest.mark.browser
 def test_without_javascript_the_kiosk_pack_downloads_and_next_person_gets_an_empty_form(
-    chromium, kiosk_server
+    browser, kiosk_server
 ):
     from playwright.sync_api import expect
 
-    staff, link = organiser_creates_an_event(chromium, kiosk_server, "Write-a-thon offline")
+    staff, link = organiser_creates_an_event(browser, kiosk_server, "Write-a-thon offline")
     staff.context.close()
-    context = chromium.new_context(java_script_enabled=False, accept_downloads=True)
+    context = browser.new_context(java_script_enabled=False, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.goto(f"{link}?lang=en")
@@ -635,12 +623,12 @@ def test_without_javascript_the_kiosk_pack_downloads_and_next_person_gets_an_emp
 
 
 @pytest.mark.browser
-def test_the_kiosk_form_and_preview_pass_axe(chromium, kiosk_server):
+def test_the_kiosk_form_and_preview_pass_axe(browser, kiosk_server):
     from tests.test_dashboard import axe_violations
 
-    staff, link = organiser_creates_an_event(chromium, kiosk_server, "Write-a-thon for axe")
+    staff, link = organiser_creates_an_event(browser, kiosk_server, "Write-a-thon for axe")
     staff.context.close()
-    page = chromium.new_context(bypass_csp=True).new_page()  # axe-core is injected inline
+    page = browser.new_context(bypass_csp=True).new_page()  # axe-core is injected inline
     page.set_default_timeout(15_000)
     for lang in ("en", "ru", "kk"):
         page.goto(f"{link}?lang={lang}")
