@@ -19,7 +19,6 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 
 from PIL import Image, ImageDraw
 
@@ -27,6 +26,7 @@ from app.campaign import load_campaign
 from app.pdf import LetterRenderer
 from app.settings import Settings
 from app.supporter import Supporter
+from benchmarks.run_facts import machine, percentile
 
 KAZAKH_NAME = "Әсел Нұрғалиқызы Жүсіпова"
 TODAY = date(2026, 11, 5)
@@ -84,23 +84,6 @@ def measure(
                 times[name].append(elapsed * 1000)
                 cpu[name].append(used * 1000)
     return times, cpu
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    return f"{len(os.sched_getaffinity(0))} cores (nproc), {cpu}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,6 +39,7 @@ from app.settings import Settings
 from app.supporter import Supporter
 from benchmarks import reportlab_letter
 from benchmarks.letter_text import LetterText, letter_texts
+from benchmarks.run_facts import machine, percentile
 
 HERE = Path(__file__).resolve().parent
 KAZAKH_NAME = "Әсел Нұрғалиқызы Жүсіпова"
@@ -184,11 +185,6 @@ def measure(ways: dict[str, Callable[[Supporter], bytes]], who: Supporter, round
     return times, cpu
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 def report(title: str, times: dict[str, list[float]], cpu: dict[str, list[float]]) -> None:
     medians = {name: statistics.median(values) for name, values in times.items()}
     cpu_medians = {name: statistics.median(values) for name, values in cpu.items()}
@@ -213,18 +209,6 @@ LABELS = {
     "reportlab": "(3) ReportLab script",
     "typst": "(4) Typst template",
 }
-
-
-def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    return f"{len(os.sched_getaffinity(0))} cores (nproc), {cpu}"
 
 
 def main(argv: list[str] | None = None) -> int:
