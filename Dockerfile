@@ -1,9 +1,10 @@
 # syntax=docker/dockerfile:1
-# Production image. The build stage runs scripts/install.sh, the same set-up as `make run`;
-# the final stage carries its result (virtualenv, fonts, front-end packages) and runs as a
-# non-root user. It holds no secret: SECRET_KEY and DATABASE_URL come from the environment, and
-# so does PUBLIC_URL, without which production does not start. The HEALTHCHECK reaches /healthz
-# at 127.0.0.1, which answers whatever the Host (every other path answers PUBLIC_URL's host only).
+# Production image. The build stage runs scripts/install.sh, the same set-up as `make run`, with
+# the same locked Python packages (requirements/service.txt); the final stage carries its result
+# (virtualenv, fonts, front-end packages) and runs as a non-root user. It holds no secret:
+# SECRET_KEY and DATABASE_URL come from the environment, and so does PUBLIC_URL, without which
+# production does not start. The HEALTHCHECK reaches /healthz at 127.0.0.1, which answers
+# whatever the Host (every other path answers PUBLIC_URL's host only).
 
 FROM python:3.11-slim-bookworm AS build
 RUN apt-get update \
@@ -11,6 +12,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml package.json package-lock.json ./
+COPY requirements ./requirements
 COPY scripts ./scripts
 COPY app ./app
 RUN scripts/install.sh

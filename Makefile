@@ -4,14 +4,33 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-test run migrate test lint format bench load soak burst bench-counts clean fuzz \
-	lighthouse
+.PHONY: install install-test install-bench lock run migrate test lint format bench load soak burst \
+	bench-counts clean fuzz lighthouse
 
 install:
 	scripts/install.sh
 
 install-test:
 	scripts/install.sh --test
+
+# The test set-up and the benchmarks' own packages (reportlab, typst).
+install-bench:
+	scripts/install.sh --bench
+
+# Writes the locks scripts/install.sh installs from (requirements/*.txt, with hashes) from
+# requirements/build.in and pyproject.toml, keeping every pin that still fits: run it after
+# changing a dependency, then `make install-test`. `make lock LOCK_FLAGS=--upgrade` moves every
+# package to its newest allowed release. Each lock builds on the one before, so a package has
+# the same version in all four.
+LOCK := $(BIN)/uv pip compile --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" --quiet $(LOCK_FLAGS)
+lock: install-test
+	$(LOCK) requirements/build.in -o requirements/build.txt
+	$(LOCK) requirements/build.in pyproject.toml -c requirements/build.txt -o requirements/service.txt
+	$(LOCK) requirements/build.in pyproject.toml --extra test -c requirements/service.txt \
+		-o requirements/test.txt
+	$(LOCK) requirements/build.in pyproject.toml --extra test --extra bench -c requirements/test.txt \
+		-o requirements/bench.txt
 
 migrate: install
 	$(BIN)/letter-campaign migrate
@@ -36,23 +55,19 @@ fuzz: install-test
 		tests/test_properties.py tests/test_schema_fuzz.py
 
 # Not part of `make test`: prints figures for issue 11 (fast PDFs), asserts nothing.
-bench: install-test
-	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
+bench: install-bench
 	$(BIN)/python -m benchmarks.bench_pdf
 
 # Not part of `make test`: the real server under 16 simulated supporters (issue 11's load goals),
 # and the same for 100,000 packs to see whether each process's memory stays flat (about 30 min).
-load: install-test
-	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
+load: install-bench
 	$(BIN)/python -m benchmarks.load --clients 16 --seconds 400 --max-packs 10000
 
 # Not part of `make test`: a launch, 200 supporters within one second on the default set-up.
-burst: install-test
-	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
+burst: install-bench
 	$(BIN)/python -m benchmarks.burst --supporters 200 --within 1
 
-soak: install-test
-	$(BIN)/pip install -q --disable-pip-version-check -e ".[bench]"
+soak: install-bench
 	$(BIN)/python -m benchmarks.load --clients 16 --seconds 3600 --max-packs 100000
 
 # Not part of `make test`: issue 10, counts at scale. Drops and refills its own databases.

@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # Sets up this checkout: system libraries, the virtualenv, front-end packages and fonts.
 # Used by `make install` (to run the service), `make install-test` (--test: browsers and PDF
-# tools for the tests too) and the Dockerfile. Safe to run again: it only does what is missing.
+# tools for the tests too), `make install-bench` (--bench: the tests' set-up and the benchmarks'
+# packages) and the Dockerfile. Safe to run again: it only does what is missing.
+# Python packages come from the locks in requirements/ (`make lock` writes them), every file
+# checked against its hash, so that each install has the same versions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WITH_TEST=0
-[ "${1:-}" = "--test" ] && WITH_TEST=1
+lock=service
+case "${1:-}" in
+  --test) WITH_TEST=1 lock=test ;;
+  --bench) WITH_TEST=1 lock=bench ;;
+  "") ;;
+  *) echo "usage: $0 [--test|--bench]" >&2; exit 2 ;;
+esac
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 
@@ -33,18 +42,27 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-# --- Python -------------------------------------------------------------------------------
-extras=""
-[ "$WITH_TEST" = 1 ] && extras="[test]"
-stamp="$VENV/.installed$extras"
+# --- Python ---------------------------------------------------------------------------------
+# First pip and the build backend, then the lock (built without isolation, so that a package
+# that comes as source, such as feedgen, is built with the locked setuptools, not whatever the
+# index has that day), then this checkout itself, editable, with nothing more.
+stamp="$VENV/.installed[$lock]"
 if [ ! -x "$VENV/bin/python" ]; then
   say "creating $VENV"
   "$PYTHON" -m venv "$VENV"
 fi
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  say "installing Python packages$extras"
-  "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade pip
-  "$VENV/bin/pip" install -q --disable-pip-version-check -e ".$extras"
+stale=0
+[ -f "$stamp" ] || stale=1
+for input in pyproject.toml requirements/build.txt "requirements/$lock.txt"; do
+  if [ "$input" -nt "$stamp" ]; then stale=1; fi
+done
+if [ "$stale" = 1 ]; then
+  say "installing Python packages from requirements/$lock.txt"
+  pip=("$VENV/bin/python" -m pip install -q --disable-pip-version-check --require-hashes)
+  "${pip[@]}" -r requirements/build.txt
+  "${pip[@]}" --no-build-isolation -r "requirements/$lock.txt"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
+    --no-build-isolation -e .
   touch "$stamp"
 fi
 

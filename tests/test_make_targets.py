@@ -1,5 +1,6 @@
 """Every make target installs what it runs: a target that runs the tests or a benchmark first
-sets up the test extra (httpx, pytest...), so that it works after a fresh `make install`."""
+sets up the test lock (httpx, pytest...), a benchmark the bench lock (the test lock and
+reportlab, typst), so that it works after a fresh `make install`."""
 
 import re
 import subprocess
@@ -28,10 +29,21 @@ def test_the_tests_and_every_benchmark_are_found():
 
 
 @pytest.mark.parametrize("target", targets_using_test_tools())
-def test_the_target_installs_the_test_extra_before_it_runs(target):
+def test_the_target_installs_the_test_lock_before_it_runs(target):
     dry_run = subprocess.run(
         ["make", "-n", target], cwd=SOURCE_ROOT, capture_output=True, text=True, check=True
     )
     commands = dry_run.stdout.splitlines()
     first_use = next(i for i, command in enumerate(commands) if TEST_TOOLS.search(command))
-    assert "scripts/install.sh --test" in commands[:first_use], commands
+    installs = {"scripts/install.sh --test", "scripts/install.sh --bench"}
+    assert installs & set(commands[:first_use]), commands
+
+
+@pytest.mark.parametrize("target", ["bench", "load", "burst", "soak"])
+def test_a_benchmark_installs_the_bench_lock_and_nothing_unlocked(target):
+    dry_run = subprocess.run(
+        ["make", "-n", target], cwd=SOURCE_ROOT, capture_output=True, text=True, check=True
+    )
+    commands = dry_run.stdout.splitlines()
+    assert "scripts/install.sh --bench" in commands
+    assert not [command for command in commands if "pip install" in command], commands
