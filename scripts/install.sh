@@ -22,9 +22,11 @@ VENV=${VENV:-.venv}
 say() { printf 'install: %s\n' "$*" >&2; }
 
 # --- system packages (Debian) -------------------------------------------------------------
+# grep reads the whole list (no -q): with pipefail, a grep that stops at the first match would
+# fail the pipe when the list's writer is killed by SIGPIPE, and a library would seem missing.
 missing=()
-ldconfig -p 2>/dev/null | grep -q 'libpango-1.0.so' || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
-fc-list 2>/dev/null | grep -q 'DejaVuSerif.ttf' || missing+=(fonts-dejavu-core fontconfig)
+ldconfig -p 2>/dev/null | grep 'libpango-1.0.so' >/dev/null || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
+fc-list 2>/dev/null | grep 'DejaVuSerif.ttf' >/dev/null || missing+=(fonts-dejavu-core fontconfig)
 command -v npm >/dev/null || missing+=(nodejs npm)
 if [ "$WITH_TEST" = 1 ]; then
   command -v pdftotext >/dev/null || missing+=(poppler-utils)
