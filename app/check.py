@@ -11,10 +11,9 @@ from datetime import date
 from pathlib import Path
 
 from jinja2 import TemplateError, TemplateSyntaxError
-from weasyprint import HTML
 
 from app.campaign import Campaign
-from app.pdf import LetterRenderer
+from app.render import LetterRenderer
 from app.supporter import PAPERS, Supporter
 from app.variants import first
 
@@ -129,11 +128,7 @@ def check_campaign(renderer: LetterRenderer, proofs_dir: Path | None, today: dat
                 letters = renderer.letters(supporter, campaign.recipients, today)
                 if paper == PAPERS[0]:
                     problems += _variants_used(renderer, supporter, today, template)
-                html = HTML(
-                    string=renderer.pack_html(letters, lang),
-                    base_url=renderer.templates_dir.as_uri() + "/",
-                    url_fetcher=renderer.fetcher,
-                )
+                html = renderer.pack_html(letters, lang)
             except TemplateSyntaxError as exc:
                 where = f"{exc.filename or template}:{exc.lineno}"
                 problems.append(Problem(where, exc.message or ""))
@@ -141,9 +136,7 @@ def check_campaign(renderer: LetterRenderer, proofs_dir: Path | None, today: dat
             except TemplateError as exc:
                 problems.append(Problem(str(template), str(exc)))
                 break
-            document = html.render(
-                stylesheets=[renderer.stylesheet], font_config=renderer.font_config
-            )
+            document = renderer.document(html)
             problems += _wrong_size(document, paper, campaign.templates_dir)
             on_paper = "" if paper == PAPERS[0] else f" (on {PAPER_NAMES[paper]} paper)"
             ids = [r.id for r in campaign.recipients]

@@ -3,7 +3,9 @@ and the operators' tasks (staff accounts, campaign state, officials, letter coun
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -33,7 +35,7 @@ def validation_lines(exc: ValidationError) -> list[str]:
 
 
 def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
-    from app.pdf import LetterRenderer
+    from app.render import LetterRenderer
 
     try:
         data = json.loads(Path(args.supporter).read_text(encoding="utf-8"))
@@ -51,15 +53,15 @@ def cmd_render(args: argparse.Namespace, settings: Settings) -> int:
     except UnknownRecipient as exc:
         return _fail(f"{args.supporter}: recipients: {exc}")
     renderer = LetterRenderer(campaign, settings.fonts_dir)
-    pdf = renderer.render_pack(supporter, recipients, date.today())
-    Path(args.out).write_bytes(pdf)
+    letters = renderer.letters(supporter, recipients, date.today())
+    Path(args.out).write_bytes(renderer.make_pack(letters, supporter.language).pdf)
     print(f"wrote {len(recipients)} letters to {args.out}", file=sys.stderr)
     return 0
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from app.check import check_campaign
-    from app.pdf import LetterRenderer
+    from app.render import LetterRenderer
 
     campaign = load_campaign(settings.campaign_dir)
     renderer = LetterRenderer(campaign, settings.fonts_dir)
@@ -133,20 +135,25 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         open_database(settings.database_url).dispose()
     except SchemaBehind as exc:
         return _fail(str(exc))
-    uvicorn.run(
-        "app.main:create_served_app",
-        factory=True,
-        http=BoundedHeadProtocol,
-        host=args.host,
-        port=args.port,
-        workers=args.workers or settings.workers,
-        access_log=False,
-        proxy_headers=bool(settings.forwarded_allow_ips),
-        forwarded_allow_ips=settings.forwarded_allow_ips or None,
-        server_header=False,
-        log_config=logging_config(settings.log_level),
-        log_level=settings.log_level,
-    )
+    workers = args.workers or settings.workers
+    with tempfile.TemporaryDirectory(prefix="letter-campaign-metrics-") as counts:
+        if workers > 1:
+            # Each worker writes its counts there and /metrics adds them up (app/metrics.py).
+            os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", counts)
+        uvicorn.run(
+            "app.main:create_served_app",
+            factory=True,
+            http=BoundedHeadProtocol,
+            host=args.host,
+            port=args.port,
+            workers=workers,
+            access_log=False,
+            proxy_headers=bool(settings.forwarded_allow_ips),
+            forwarded_allow_ips=settings.forwarded_allow_ips or None,
+            server_header=False,
+            log_config=logging_config(settings.log_level),
+            log_level=settings.log_level,
+        )
     return 0
 
 

@@ -16,9 +16,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, InternalError, Operationa
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import ClientDisconnect
 
-from app.budget import RenderBudgetExceeded
 from app.i18n import BABEL_LOCALES, N_, gettext, render, ui_language
-from app.pack_queue import Busy, Restarting
+from app.render import Busy, RenderBudgetExceeded, Restarting
 
 LOGGER = logging.getLogger("letter_campaign.errors")
 DATABASE_RETRY_S = 30
@@ -131,7 +130,7 @@ async def _render_budget(request: Request, error: Exception) -> Response:
 def busy_response(
     request: Request, error: Busy, retry: tuple[str, list[tuple[str, str]]] | None = None
 ) -> Response:
-    """503 for a pack refused because it cannot be made now (turns.Busy): nothing was made
+    """503 for a pack refused because it cannot be made now (Busy): nothing was made
     or counted, and the supporter tries again when Retry-After says."""
     LOGGER.warning("pack refused: %s", error.reason)
     seconds = error.retry_after or BUSY_RETRY_S

@@ -15,9 +15,9 @@ from app.compression import Compression
 from app.db import READ_ONLY, check_schema, make_engine
 from app.errors import forget_broken_connections, install_error_handlers
 from app.logs import RequestLog
-from app.pdf import LetterRenderer, collect_for_packs
+from app.metrics import PackMetrics
 from app.ratelimit import RateLimit, RateLimiter, storage_url
-from app.render_pool import RenderInProcess, RenderPool
+from app.render import LetterRenderer, RenderInProcess, RenderPool, collect_for_packs
 from app.routes import (
     api,
     assets,
@@ -32,6 +32,8 @@ from app.routes import (
 )
 from app.security import BodyLimit, CrossSiteRefusal, PublicAddress, SecurityHeaders
 from app.settings import Settings
+
+LOGGER = logging.getLogger("letter_campaign.main")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -72,7 +74,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
     app.state.reader = sessionmaker(engine.execution_options(**READ_ONLY), expire_on_commit=False)
-    app.state.renderer = LetterRenderer(campaign, settings.fonts_dir)
+    app.state.renderer = renderer = LetterRenderer(
+        campaign, settings.fonts_dir, off=settings.speedups_off_list
+    )
+    LOGGER.info(
+        "speed-ups: %s",
+        ", ".join(f"{name} {'on' if on else 'off'}" for name, on in renderer.speedups.items()),
+    )
+    app.state.metrics = PackMetrics(renderer.speedups)
     # What makes packs: render processes of their own, or this process (RENDER_PROCESSES=0).
     app.state.packs = (
         RenderPool(settings)
@@ -141,7 +150,7 @@ def warm_up(renderer: LetterRenderer, done: threading.Event) -> None:
 
 def create_served_app(settings: Settings | None = None) -> FastAPI:
     """The app as `letter-campaign serve` runs it in each worker process, its garbage collection
-    tuned for packs (app.pdf.collect_for_packs). Tests build apps with create_app and keep the
+    tuned for packs (app.render.collect_for_packs). Tests build apps with create_app and keep the
     interpreter's defaults."""
     app = create_app(settings)
     collect_for_packs()

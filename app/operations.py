@@ -1,4 +1,4 @@
-"""Steering the campaign: open, pause or close it, pause one official, record that an official
+"""PackConditions the campaign: open, pause or close it, pause one official, record that an official
 was checked, record replies, post and delete case updates. Every change is written to the audit
 log in the same transaction as the change itself, and every text staff give is stored as
 plain_text() makes it."""
@@ -68,7 +68,7 @@ def campaign_status(session: Session) -> Status:
 
 
 @dataclass(frozen=True)
-class Steering:
+class PackConditions:
     """What every pack asks before it is made: the campaign's state, the officials staff paused
     (id -> reason) and the day of each official's latest recorded check (id -> day, UTC)."""
 
@@ -94,10 +94,10 @@ class Steering:
         return self.unverified(campaign, today, stale_after_days) if mode == "hold" else {}
 
 
-def read_steering(session: Session) -> Steering:
+def read_pack_conditions(session: Session) -> PackConditions:
     """The campaign's state, the paused officials and the latest checks in one query: every pack
-    asks all three, and one round trip costs the web process half the CPU of two (0.55 against
-    1.15 ms on PostgreSQL). Nothing is cached, so a change on one instance holds on all at once."""
+    asks all three, and one round trip costs the web process about half the CPU of two
+    (benchmarks/README.md). Nothing is cached, so a change on one instance holds on all at once."""
     no_text, no_time = cast(null(), String), cast(null(), DateTime(timezone=True))
     rows = session.execute(
         union_all(  # not UNION: PostgreSQL has no equality for json
@@ -124,18 +124,12 @@ def read_steering(session: Session) -> Steering:
             checked[recipient_id] = _utc(checked_at).date()
         else:
             paused[recipient_id] = reason
-    return Steering(status, paused, checked)
+    return PackConditions(status, paused, checked)
 
 
 def _utc(moment: datetime) -> datetime:
     """SQLite gives back the UTC moments it stores without their time zone."""
     return moment.astimezone(UTC) if moment.tzinfo else moment
-
-
-def steering(session: Session) -> tuple[Status, dict[str, str]]:
-    """campaign_status() and paused_officials(), as read_steering() reads them."""
-    found = read_steering(session)
-    return found.status, found.paused
 
 
 def set_state(session: Session, state: str, message: dict[str, str], actor: str) -> Status:
@@ -215,7 +209,7 @@ def record_check(
     actor: str,
 ) -> OfficialCheck:
     """Staff checked who holds the office, and its address, and recipients.yaml is still right:
-    the official counts as checked from now on, on every instance (read_steering)."""
+    the official counts as checked from now on, on every instance (read_pack_conditions)."""
     if campaign.recipient(recipient_id) is None:
         raise OperationError(f"no official {recipient_id!r} in this campaign")
     source_url = source_address(source)
@@ -338,7 +332,7 @@ def choose_writable(
     """The officials a request names, or every official neither paused nor held when it names
     none.
 
-    `paused` and `held` are read from the database on every request (read_steering()), so a
+    `paused` and `held` are read from the database on every request (read_pack_conditions()), so a
     pause or a check made on any instance holds at once."""
     held = held or {}
 
@@ -377,7 +371,7 @@ def staff_view(
     by_official: dict[str, list[Reply]] = {r.id: [] for r in campaign.recipients}
     for reply in replies(session):
         by_official.setdefault(reply.recipient_id, []).append(reply)
-    found = read_steering(session)
+    found = read_pack_conditions(session)
     unverified = found.unverified(campaign, today, stale_after_days)
     return StaffView(
         status=found.status,

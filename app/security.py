@@ -50,8 +50,9 @@ FRAME_HEADERS = (b"content-security-policy", b"x-frame-options")
 EMBED_PATH = "/embed"
 HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
 DEFAULT_PORTS = {"http": 80, "https": 443}
-# Probes reach the service at its internal address, and these answers hold no address.
-ANY_HOST = frozenset({"/healthz", "/readyz"})
+# Probes and the metrics scraper reach the service at its internal address; these answers hold
+# no address.
+ANY_HOST = frozenset({"/healthz", "/readyz", "/metrics"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CROSS_SITE_HEADING = N_("This form was sent from another website")
 CROSS_SITE_TEXT = N_(

@@ -115,10 +115,15 @@ class Settings(BaseSettings):
     render_budget_s: float = Field(default=15.0, gt=0)
     # A pack is refused (503) only when the wait it can expect for a renderer is longer.
     render_max_wait_s: float = Field(default=20.0, gt=0)
-    # Processes that render packs for each web worker (app/render_pool.py); 0: the web worker
+    # Processes that render packs for each web worker (app/render/pool.py); 0: the web worker
     # renders itself. Default: one per CPU, at most 4.
     render_processes: int | None = Field(default=None, ge=0, le=8)
     warm_up: bool = True
+    # Speed-ups of the renderer to leave off, by name, separated by commas
+    # (app/render/speedups/__init__.py): to tell whether one is behind a fault.
+    speedups_off: str = ""
+    # /metrics answers only a request that brings this as a bearer token; empty: 404.
+    metrics_token: str = ""
 
     @field_validator(
         "log_level", "environment", "unverified_officials", "require_totp", mode="before"
@@ -210,6 +215,11 @@ class Settings(BaseSettings):
         if self.render_processes is not None:
             return self.render_processes
         return min(available_cpus(), 4)
+
+    @property
+    def speedups_off_list(self) -> list[str]:
+        """Checked by the renderer, which knows the speed-ups: an unknown name stops the start."""
+        return [name.strip() for name in self.speedups_off.split(",") if name.strip()]
 
     @property
     def event_zone(self) -> ZoneInfo:

@@ -23,7 +23,7 @@ from datetime import date
 from PIL import Image, ImageDraw
 
 from app.campaign import load_campaign
-from app.pdf import LetterRenderer
+from app.render import LetterRenderer
 from app.settings import Settings
 from app.supporter import Supporter
 from benchmarks.run_facts import machine, percentile
@@ -102,13 +102,17 @@ def main(argv: list[str] | None = None) -> int:
     for length in (0, 1500):
         who = {name: supporter(length, *how) for name, how in WAYS.items()}
         ways = {
-            name: (lambda w=w: renderer.render_pack(w, recipients, TODAY))
+            name: (
+                lambda w=w: (
+                    renderer.make_pack(renderer.letters(w, recipients, TODAY), w.language).pdf
+                )
+            )
             for name, w in who.items()
         }
         print(f"\nmessage of {length} characters:")
         for name, w in who.items():
             letters = renderer.letters(w, recipients, TODAY)
-            composed = renderer.render_composed(letters, w.language) is not None
+            composed = renderer.make_pack(letters, w.language).how == "composed"
             print(f"  {name}: {'composed from parts' if composed else 'RENDERED IN FULL'}")
         times, cpu = measure(ways, args.rounds, args.warmup)
         medians = {name: statistics.median(values) for name, values in times.items()}

@@ -3,7 +3,7 @@
 Renders the same pack (drawn signature, Russian letter, Kazakh name) four ways, interleaved in
 one run after a warm-up, without and with a 1,500-character message:
 
-1. the service's renderer (LetterRenderer.render_pack: parts composed where exact, else full);
+1. the service's renderer (LetterRenderer.make_pack: parts composed where exact, else full);
 2. plain WeasyPrint with nothing reused (HTML string to write_pdf, stylesheet parsed afresh);
 3. a ReportLab script written by hand for the same letter (reportlab_letter.py);
 4. a Typst template of the same letter (letter.typ), the whole pack compiled afresh each time.
@@ -34,7 +34,8 @@ from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 
 from app.campaign import load_campaign
-from app.pdf import CampaignFetcher, LetterRenderer
+from app.render import LetterRenderer
+from app.render.fetcher import CampaignFetcher
 from app.settings import Settings
 from app.supporter import Supporter
 from benchmarks import reportlab_letter
@@ -99,7 +100,9 @@ class Ways:
         self.texts[id(who)] = letter_texts(letters, who.language)
 
     def service(self, who: Supporter) -> bytes:
-        return self.renderer.render_pack(who, self.recipients, TODAY)
+        return self.renderer.make_pack(
+            self.renderer.letters(who, self.recipients, TODAY), who.language
+        ).pdf
 
     def plain(self, who: Supporter) -> bytes:
         letters = self.renderer.letters(who, self.recipients, TODAY)

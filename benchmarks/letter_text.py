@@ -9,7 +9,7 @@ import base64
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
-from app.pdf import Letter
+from app.render import Letter
 
 SECTIONS = ("window", "info", "subject", "body", "demands", "message", "closing", "printed-name")
 

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from app.budget import RenderBudgetExceeded
 from app.campaign import Campaign, load_campaign
-from app.pdf import LetterRenderer
+from app.render import LetterRenderer, RenderBudgetExceeded
 from app.settings import SOURCE_ROOT, Settings
 from tests.servers import free_port, running
 
@@ -123,7 +122,7 @@ def server(tmp_path_factory) -> Iterator[str]:
 def budget_exceptions_a_collector_swallowed(monkeypatch) -> None:
     """The render budget's watchdog raises into the rendering thread; when its exception lands
     in a garbage-collector callback (hypothesis installs one), Python swallows it as
-    "unraisable" and the watchdog raises again (app/budget.py). Those are expected; any other
+    "unraisable" and the watchdog raises again (app/render/budget.py). Those are expected; any other
     unraisable exception still reaches pytest, which warns of it."""
     report = sys.unraisablehook
 
@@ -250,13 +249,13 @@ def app(settings: Settings):
 def connections_while_rendering(app, monkeypatch) -> list[int]:
     """For each pack the app renders, how many pooled database connections were checked out."""
     renderer, pool = app.state.renderer, app.state.engine.pool
-    render, seen = renderer.render, []
+    make_pack, seen = renderer.make_pack, []
 
-    def watched(letters, lang):
+    def watched(letters, lang, **how):
         seen.append(pool.checkedout())
-        return render(letters, lang)
+        return make_pack(letters, lang, **how)
 
-    monkeypatch.setattr(renderer, "render", watched)
+    monkeypatch.setattr(renderer, "make_pack", watched)
     return seen
 
 

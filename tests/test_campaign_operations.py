@@ -9,9 +9,9 @@ from app.operations import (
     campaign_status,
     pause_official,
     paused_officials,
+    read_pack_conditions,
     resume_official,
     set_state,
-    steering,
 )
 from tests.test_letters import run_cli
 
@@ -81,6 +81,10 @@ def test_one_read_gives_the_campaign_state_and_the_paused_officials(app):
 
     def both(session: Session):
         return campaign_status(session), paused_officials(session)
+
+    def steering(session: Session):
+        found = read_pack_conditions(session)
+        return found.status, found.paused
 
     with Session(app.state.engine) as session:
         assert steering(session) == both(session) == (campaign_status(session), {})

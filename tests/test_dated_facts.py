@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from app.campaign import CampaignError, load_campaign
-from app.pdf import LetterRenderer
+from app.render import LetterRenderer
 from app.settings import Settings
 from app.supporter import Supporter
 from tests.reading import flat, page_texts
@@ -45,7 +45,9 @@ ARTICLE = {
 
 def letters(renderer: LetterRenderer, supporter_data: dict, lang: str, ids: list[str]) -> list[str]:
     supporter = Supporter.model_validate({**supporter_data, "language": lang})
-    pdf = renderer.render_pack(supporter, renderer.campaign.choose(ids), TODAY)
+    pdf = renderer.make_pack(
+        renderer.letters(supporter, renderer.campaign.choose(ids), TODAY), supporter.language
+    ).pdf
     return [flat(page) for page in page_texts(pdf)]
 
 

@@ -20,13 +20,14 @@ from weasyprint.css import ComputedStyle
 from weasyprint.formatting_structure import boxes
 from weasyprint.text.fonts import FontConfiguration
 
-from app.budget import RenderBudgetExceeded
+import app.render.pdf
 from app.campaign import LANGUAGES, load_campaign
-from app.pdf import CampaignFetcher, LetterRenderer, collect_for_packs
-from app.pdf_styles import styles_kept
+from app.render import LetterRenderer, RenderBudgetExceeded, collect_for_packs
+from app.render.fetcher import CampaignFetcher
+from app.render.fifo import FifoSemaphore
+from app.render.speedups.styles import styles_kept
 from app.settings import Settings
 from app.supporter import MAX_MESSAGE, PAPERS, Supporter
-from app.turns import Turns
 from app.variants import first as first_variants
 from tests.conftest import KAZAKH_NAME, SUITE_CAMPAIGN, jpeg_data_url, png_data_url
 from tests.reading import page_texts, pdf_fonts, pdf_text, squeezed
@@ -47,9 +48,9 @@ def both_ways(renderer: LetterRenderer, data: dict, ids: list[str] | None = None
     supporter = Supporter.model_validate(data)
     recipients = renderer.campaign.choose(ids or supporter.recipients)
     letters = renderer.letters(supporter, recipients, TODAY)
-    composed = renderer.render_composed(letters, supporter.language)
-    full = renderer.render_full(letters, supporter.language)
-    return composed, full
+    pack = renderer.make_pack(letters, supporter.language)
+    full = renderer.make_pack(letters, supporter.language, full=True).pdf
+    return (pack.pdf if pack.how == "composed" else None), full
 
 
 def assert_same_to_a_reader(composed: bytes, full: bytes, folder: Path) -> None:
@@ -168,7 +169,9 @@ def test_an_overflowing_pack_falls_back_to_the_full_render_and_loses_no_text(
     assert len(supporter.name) == 120 and len(supporter.message) == MAX_MESSAGE
     composed, full = both_ways(renderer, data)
     assert composed is None
-    pdf = renderer.render_pack(supporter, renderer.campaign.choose([]), TODAY)
+    pdf = renderer.make_pack(
+        renderer.letters(supporter, renderer.campaign.choose([]), TODAY), supporter.language
+    ).pdf
     text = pdf_text(pdf)
     assert text == pdf_text(full)
     for part in (supporter.name, supporter.street, supporter.city, supporter.message):
@@ -234,8 +237,9 @@ def test_letters_from_different_supporters_are_never_composed_together(renderer,
         renderer.letters(Supporter.model_validate(supporter_data), recipients[:1], TODAY)[0],
         renderer.letters(other, recipients[1:], TODAY)[0],
     ]
-    assert renderer.render_composed(mixed, "ru") is None
-    text = pdf_text(renderer.render(mixed, "ru"))
+    pack = renderer.make_pack(mixed, "ru")
+    assert pack.how == "declined"
+    text = pdf_text(pack.pdf)
     assert KAZAKH_NAME in text and "Someone Else" in text
 
 
@@ -247,9 +251,9 @@ def test_variant_paragraphs_compose_like_the_full_render(
     data = {**supporter_data, "message": message(1200, 300), "paper": paper}
     supporter = Supporter.model_validate(data)
     letters = renderer.letters(supporter, renderer.campaign.choose([]), TODAY, choice)
-    composed = renderer.render_composed(letters, "ru")
-    assert composed is not None
-    assert_same_to_a_reader(composed, renderer.render_full(letters, "ru"), tmp_path)
+    pack = renderer.make_pack(letters, "ru")
+    assert pack.how == "composed"
+    assert_same_to_a_reader(pack.pdf, renderer.make_pack(letters, "ru", full=True).pdf, tmp_path)
 
 
 def test_a_pack_is_still_made_in_full_when_composing_fails(renderer, supporter_data, monkeypatch):
@@ -259,10 +263,12 @@ def test_a_pack_is_still_made_in_full_when_composing_fails(renderer, supporter_d
     def changed_layout(document):
         raise AttributeError("'Page' object has no attribute '_page_box'")
 
-    monkeypatch.setattr("app.pdf.read_column", changed_layout)
+    monkeypatch.setattr("app.render.pdf.read_column", changed_layout)
     supporter = Supporter.model_validate(supporter_data)
     letters = renderer.letters(supporter, renderer.campaign.choose(["ombudsman"]), TODAY)
-    assert pdf_text(renderer.render(letters, "ru")) == pdf_text(renderer.render_full(letters, "ru"))
+    pack = renderer.make_pack(letters, "ru")
+    assert pack.how == "failed"
+    assert pdf_text(pack.pdf) == pdf_text(renderer.make_pack(letters, "ru", full=True).pdf)
 
 
 def test_concurrent_packs_render_one_at_a_time_each_with_its_own_supporter(
@@ -272,26 +278,26 @@ def test_concurrent_packs_render_one_at_a_time_each_with_its_own_supporter(
     another supporter's name."""
     busy, most = [0], [0]
     lock = threading.Lock()
-    compose = renderer.render_composed
+    read_column = app.render.pdf.read_column
 
-    def counted(letters, lang):
+    def counted(document):
         with lock:
             busy[0] += 1
             most[0] = max(most[0], busy[0])
         try:
-            return compose(letters, lang)
+            return read_column(document)
         finally:
             with lock:
                 busy[0] -= 1
 
-    monkeypatch.setattr(renderer, "render_composed", counted)
+    monkeypatch.setattr("app.render.pdf.read_column", counted)
     names = [f"Supporter Number {n}" for n in range(6)]
     recipients = renderer.campaign.choose(["ombudsman", "prosecutor-general"])
 
     def pack(name: str) -> str:
         supporter = Supporter.model_validate({**supporter_data, "name": name})
         letters = renderer.letters(supporter, recipients, TODAY)
-        return pdf_text(renderer.render_within(60, letters, "ru"))
+        return pdf_text(renderer.make_pack(letters, "ru", budget=60).pdf)
 
     with ThreadPoolExecutor(max_workers=len(names)) as pool:
         texts = list(pool.map(pack, names))
@@ -301,7 +307,7 @@ def test_concurrent_packs_render_one_at_a_time_each_with_its_own_supporter(
 
 
 def test_packs_waiting_to_render_take_their_turns_in_order_of_arrival():
-    turns, order = Turns(), []
+    turns, order = FifoSemaphore(), []
 
     def render(number: int) -> None:
         with turns.turn():
@@ -321,8 +327,8 @@ def test_packs_waiting_to_render_take_their_turns_in_order_of_arrival():
 def test_packs_made_one_after_another_look_as_weasyprint_alone_renders_each(
     renderer, supporter_data, tmp_path
 ):
-    """Packs share computed styles (app/pdf_styles.py): whichever packs came before, each reads
-    and looks as WeasyPrint renders it by itself."""
+    """Packs share computed styles (app/render/speedups/styles.py): whichever packs came before,
+    each reads and looks as WeasyPrint renders it by itself."""
     drawn = {"kind": "drawn", "image": png_data_url()}
     packs = [
         ("kk", {"signature": {"kind": "drawn", "image": jpeg_data_url()}}),
@@ -335,7 +341,9 @@ def test_packs_made_one_after_another_look_as_weasyprint_alone_renders_each(
         supporter = Supporter.model_validate({**supporter_data, "language": lang, **extra})
         letters = renderer.letters(supporter, renderer.campaign.choose([]), TODAY)
         alone = weasyprint_alone(renderer, letters, lang)
-        assert_same_to_a_reader(renderer.render(letters, lang), alone, tmp_path / str(number))
+        assert_same_to_a_reader(
+            renderer.make_pack(letters, lang).pdf, alone, tmp_path / str(number)
+        )
 
 
 def test_styles_weasyprint_changes_for_one_box_do_not_reach_the_next_pack(
@@ -362,7 +370,9 @@ def test_styles_weasyprint_changes_for_one_box_do_not_reach_the_next_pack(
         supporter = Supporter.model_validate({**supporter_data, "name": name, "message": "Да."})
         letters = renderer.letters(supporter, renderer.campaign.choose([]), TODAY)
         alone = weasyprint_alone(renderer, letters, "ru")
-        assert_same_to_a_reader(renderer.render(letters, "ru"), alone, tmp_path / str(number))
+        assert_same_to_a_reader(
+            renderer.make_pack(letters, "ru").pdf, alone, tmp_path / str(number)
+        )
 
 
 def made_of(cls: type, monkeypatch) -> list[int]:
@@ -390,7 +400,7 @@ def styles_per_pack(renderer: LetterRenderer, supporter_data: dict, made: list[i
     for name, text in [(KAZAKH_NAME, "Free them."), ("Ann Lee", "I write from Riga.\n\nNow.")]:
         made[0] = 0
         supporter = Supporter.model_validate({**supporter_data, "name": name, "message": text})
-        renderer.render_pack(supporter, renderer.campaign.choose([]), TODAY)
+        renderer.make_pack(renderer.letters(supporter, renderer.campaign.choose([]), TODAY), "ru")
         counts.append(made[0])
     return counts
 
@@ -416,7 +426,7 @@ def test_after_a_failed_render_the_next_pack_computes_its_styles_afresh(
         raise RenderBudgetExceeded(15)
 
     with monkeypatch.context() as stop:
-        stop.setattr("app.pdf.read_column", stopped)
+        stop.setattr("app.render.pdf.read_column", stopped)
         with pytest.raises(RenderBudgetExceeded):
             styles_per_pack(renderer, supporter_data, styles_made)
     again, second = styles_per_pack(renderer, supporter_data, styles_made)
@@ -443,7 +453,7 @@ def test_templates_whose_styles_cannot_be_shared_are_rendered_as_weasyprint_alon
     supporter = Supporter.model_validate({**supporter_data, "message": "Free them."})
     letters = renderer.letters(supporter, renderer.campaign.choose([]), TODAY)
     assert_same_to_a_reader(
-        renderer.render(letters, "ru"), weasyprint_alone(renderer, letters, "ru"), tmp_path
+        renderer.make_pack(letters, "ru").pdf, weasyprint_alone(renderer, letters, "ru"), tmp_path
     )
 
 
@@ -464,14 +474,17 @@ def test_styles_are_computed_as_weasyprint_does_when_its_internals_change(
     def changed_internals(*args: object) -> None:
         raise error("'StyleFor' object has no attribute '_sheets'")
 
-    monkeypatch.setattr("app.pdf_styles._key", changed_internals)
+    monkeypatch.setattr("app.render.speedups.styles._key", changed_internals)
     supporter = Supporter.model_validate({**supporter_data, "message": "Free them."})
     letters = renderer.letters(supporter, renderer.campaign.choose([]), TODAY)
-    composed = renderer.render_composed(letters, "ru")
-    assert composed is not None
+    pack = renderer.make_pack(letters, "ru")
+    assert pack.how == "composed"
+    composed = pack.pdf
     alone = weasyprint_alone(renderer, letters, "ru")
     assert_same_to_a_reader(composed, alone, tmp_path / "composed")
-    assert_same_to_a_reader(renderer.render_full(letters, "ru"), alone, tmp_path / "full")
+    assert_same_to_a_reader(
+        renderer.make_pack(letters, "ru", full=True).pdf, alone, tmp_path / "full"
+    )
 
 
 def test_after_a_template_change_the_old_styles_and_fonts_are_freed(campaign_copy, supporter_data):
@@ -479,14 +492,15 @@ def test_after_a_template_change_the_old_styles_and_fonts_are_freed(campaign_cop
     renderer, templates, _ = campaign_copy
     renderer.warm_up()
     supporter = Supporter.model_validate(supporter_data)
-    renderer.render_pack(supporter, renderer.campaign.choose([]), TODAY)
+    renderer.make_pack(renderer.letters(supporter, renderer.campaign.choose([]), TODAY), "ru")
     old = weakref.ref(renderer.font_config)
     thresholds = gc.get_threshold()
     collect_for_packs()
     try:
         edit(templates / "letter.css", "margin: 4mm 0 3mm;", "margin: 5mm 0 3mm;")
         choice = first_variants(renderer.campaign)
-        renderer.make_pack(60, supporter, renderer.campaign.choose([]), TODAY, choice)
+        letters = renderer.letters(supporter, renderer.campaign.choose([]), TODAY, choice)
+        renderer.make_pack(letters, "ru", budget=60)
         gc.collect()
         assert old() is None
     finally:
@@ -510,8 +524,8 @@ def test_pages_without_margin_boxes_make_none(renderer, supporter_data, margin_b
     supporter = Supporter.model_validate({**supporter_data, "message": "Free them."})
     letters = renderer.letters(supporter, renderer.campaign.choose([]), TODAY)
     margin_boxes_made[0] = 0
-    assert renderer.render_composed(letters, "ru") is not None
-    full = renderer.render_full(letters, "ru")
+    assert renderer.make_pack(letters, "ru").how == "composed"
+    full = renderer.make_pack(letters, "ru", full=True).pdf
     assert margin_boxes_made[0] == 0
     alone = weasyprint_alone(renderer, letters, "ru")
     assert margin_boxes_made[0] == 16 * len(letters)  # WeasyPrint alone makes them all
@@ -532,7 +546,7 @@ def test_a_template_with_margin_boxes_gets_them_on_every_page(
         )
     supporter = Supporter.model_validate({**supporter_data, "message": text})
     letters = renderer.letters(supporter, renderer.campaign.choose([]), TODAY)
-    pack = renderer.render(letters, "ru")
+    pack = renderer.make_pack(letters, "ru").pdf
     assert_same_to_a_reader(pack, weasyprint_alone(renderer, letters, "ru"), tmp_path)
     assert squeezed(pdf_text(pack)).count("OpenDialog") == len(letters)
     assert f"{len(letters)}/{len(letters)}" in squeezed(pdf_text(pack))
@@ -544,7 +558,8 @@ def test_another_weasyprint_release_makes_its_margin_boxes_as_it_does(
     monkeypatch.setattr("weasyprint.__version__", "71.0")
     renderer = LetterRenderer(campaign, Settings().fonts_dir)
     supporter = Supporter.model_validate(supporter_data)
-    renderer.render_full(renderer.letters(supporter, renderer.campaign.choose([]), TODAY), "en")
+    letters = renderer.letters(supporter, renderer.campaign.choose([]), TODAY)
+    renderer.make_pack(letters, "en", full=True)
     assert margin_boxes_made[0] == 16 * len(renderer.campaign.recipients)
 
 
@@ -570,7 +585,7 @@ def test_each_margin_box_alone_prints_its_text(campaign_copy, supporter_data):
             encoding="utf-8",
         )
         letters = renderer.letters(supporter, renderer.campaign.choose(["ombudsman"]), TODAY)
-        assert mark in squeezed(pdf_text(renderer.render(letters, "ru"))), at_keyword
+        assert mark in squeezed(pdf_text(renderer.make_pack(letters, "ru").pdf)), at_keyword
 
 
 def test_a_margin_box_on_the_first_page_only(campaign_copy, supporter_data, tmp_path):
@@ -579,6 +594,6 @@ def test_a_margin_box_on_the_first_page_only(campaign_copy, supporter_data, tmp_
         css.write('@page :first { @top-center { content: "Open Dialog"; } }\n')
     supporter = Supporter.model_validate({**supporter_data, "message": "Free them."})
     letters = renderer.letters(supporter, renderer.campaign.choose([]), TODAY)
-    pack = renderer.render(letters, "ru")
+    pack = renderer.make_pack(letters, "ru").pdf
     assert_same_to_a_reader(pack, weasyprint_alone(renderer, letters, "ru"), tmp_path)
     assert squeezed(pdf_text(pack)).count("OpenDialog") == 1

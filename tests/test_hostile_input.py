@@ -18,8 +18,8 @@ import pytest
 from PIL import Image
 from weasyprint import HTML
 
-from app.budget import RenderBudgetExceeded, within_budget
-from app.pdf import RefusedURL
+from app.render import RefusedURL, RenderBudgetExceeded
+from app.render.budget import within_budget
 from app.supporter import MAX_COMBINING_RUN, MAX_MESSAGE_LINES, Supporter
 from tests.conftest import drawn_signature, png_data_url
 from tests.reading import pdf_text, squeezed
@@ -228,11 +228,13 @@ def test_a_render_that_slips_past_the_limits_is_stopped_at_its_budget(renderer, 
     )
     slow.message = "a\n\n" * 3000
     started = time.perf_counter()
+    letters = renderer.letters(slow, campaign.recipients, date.today())
     with pytest.raises(RenderBudgetExceeded, match="budget of 1 s"):
-        within_budget(1.0, renderer.render_pack, slow, campaign.recipients, date.today())
+        renderer.make_pack(letters, "en", budget=1.0)
     assert time.perf_counter() - started < 2.0
     slow.message = "Short again."
-    pdf = within_budget(10.0, renderer.render_pack, slow, campaign.recipients, date.today())
+    letters = renderer.letters(slow, campaign.recipients, date.today())
+    pdf = renderer.make_pack(letters, "en", budget=10.0).pdf
     assert "Short again." in pdf_text(pdf)
 
 

@@ -89,9 +89,10 @@ def test_every_choice_composes_exactly_as_the_full_render(renderer, supporter_da
         choice = {"appeal": appeal, "closing": closing}
         assert decode(encode(choice), campaign) == choice
         letters = renderer.letters(supporter, recipients, date(2026, 11, 5), choice)
-        composed = renderer.render_composed(letters, "en")
-        assert composed is not None, "fell back to the full render"
-        full = renderer.render_full(letters, "en")
+        pack = renderer.make_pack(letters, "en")
+        assert pack.how == "composed", "fell back to the full render"
+        composed = pack.pdf
+        full = renderer.make_pack(letters, "en", full=True).pdf
         assert pdf_text(composed) == pdf_text(full)
         assert chosen_in(pdf_text(composed)) == (appeal, closing)
 

@@ -38,7 +38,10 @@ EXPECTED_DATE = {"en": "5 November 2026", "ru": "5 ноября 2026 г.", "kk":
 
 def render(renderer, campaign, data: dict, ids: list[str] | None = None) -> bytes:
     supporter = Supporter.model_validate(data)
-    return renderer.render_pack(supporter, campaign.choose(ids or supporter.recipients), TODAY)
+    return renderer.make_pack(
+        renderer.letters(supporter, campaign.choose(ids or supporter.recipients), TODAY),
+        supporter.language,
+    ).pdf
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

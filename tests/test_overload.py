@@ -38,15 +38,15 @@ def settings(settings):
 def held(app, monkeypatch) -> tuple[threading.Event, threading.Event]:
     """The first pack to render keeps its turn until `release` is set."""
     renderer = app.state.renderer
-    render, rendering, release = renderer.render, threading.Event(), threading.Event()
+    make_pack, rendering, release = renderer.make_pack, threading.Event(), threading.Event()
 
-    def held_render(letters, lang):
+    def held_render(letters, lang, **how):
         if not rendering.is_set():
             rendering.set()
             assert release.wait(30)
-        return render(letters, lang)
+        return make_pack(letters, lang, **how)
 
-    monkeypatch.setattr(renderer, "render", held_render)
+    monkeypatch.setattr(renderer, "make_pack", held_render)
     return rendering, release
 
 

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from pypdf import PdfReader
 
 from app.campaign import LANGUAGES, load_campaign
-from app.pdf import LetterRenderer
+from app.render import LetterRenderer
 from app.settings import Settings
 from app.supporter import Supporter
 from tests.html_pages import Page
@@ -129,7 +129,10 @@ def test_each_address_shows_through_the_window_of_its_papers_envelope(
     supporter = Supporter.model_validate({**supporter_data, "language": lang, "paper": paper})
     recipients = renderer.campaign.choose([])
     letters = renderer.letters(supporter, recipients, TODAY)
-    for pdf in (renderer.render(letters, lang), renderer.render_full(letters, lang)):
+    for pdf in (
+        renderer.make_pack(letters, lang).pdf,
+        renderer.make_pack(letters, lang, full=True).pdf,
+    ):
         assert page_sizes(pdf) == {SIZES[paper]}
         windows = through_the_window(pdf, paper)
         assert len(windows) == len(recipients)  # no message: one page each
@@ -151,7 +154,7 @@ def test_on_letter_the_address_shows_wherever_the_sheet_lies_and_sits_mid_window
     settles a little higher or is folded a little short."""
     supporter = Supporter.model_validate({**supporter_data, "language": lang, "paper": "letter"})
     recipients = renderer.campaign.choose([])
-    pdf = renderer.render(renderer.letters(supporter, recipients, TODAY), lang)
+    pdf = renderer.make_pack(renderer.letters(supporter, recipients, TODAY), lang).pdf
     ends = [window_on_folded_sheet(*NUMBER_10_ENVELOPE, 8.5 * IN, 11 / 3 * IN, a) for a in (0, 1)]
     _, top, _, bottom = NUMBER_10
     with pdfplumber.open(io.BytesIO(pdf)) as document:
@@ -295,7 +298,10 @@ def test_without_postage_advice_the_label_page_gives_the_general_one(campaign_co
         {"name": "Ann Lee", "street": "1 Main St", "city": "Boston", "country": "US",
          "language": "en", "signature": {"kind": "none"}, "labels": True}
     )  # fmt: skip
-    pdf = renderer.render_pack(supporter, renderer.campaign.choose(["ombudsman"]), TODAY)
+    pdf = renderer.make_pack(
+        renderer.letters(supporter, renderer.campaign.choose(["ombudsman"]), TODAY),
+        supporter.language,
+    ).pdf
     general = "Use one envelope per letter; your post office tells you which stamp it needs."
     assert_label_page(pdf, renderer.campaign, ["ombudsman"], "en", general)
 

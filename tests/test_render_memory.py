@@ -13,7 +13,7 @@ import pytest
 import weasyprint.pdf.fonts as pdf_fonts
 from weasyprint.text.ffi import pango
 
-from app.pdf_leaks import LEAKING_CALL, free_font_names
+from app.render.speedups.leaks import LEAKING_CALL, free_font_names
 from app.supporter import Supporter
 
 FONTS_MADE_AGAIN = 2_000
@@ -52,9 +52,8 @@ def test_the_fonts_written_into_a_pack_leave_no_memory_behind(
 
     monkeypatch.setattr(pdf_fonts.Font, "__init__", made_again)
     supporter = Supporter.model_validate(supporter_data)
-    renderer.render_full(
-        renderer.letters(supporter, renderer.campaign.choose([]), date(2026, 12, 3)), "kk"
-    )
+    letters = renderer.letters(supporter, renderer.campaign.choose([]), date(2026, 12, 3))
+    renderer.make_pack(letters, "kk", full=True)
     assert grown, "no font was written"
     # A leaked name per font would be FONTS_MADE_AGAIN * NAME_BYTES = 256 KB.
     assert max(grown) < FONTS_MADE_AGAIN * NAME_BYTES / 8, grown
@@ -79,6 +78,6 @@ def test_a_weasyprint_that_frees_the_name_itself_is_left_as_it_is(monkeypatch):
 
 def test_without_glib_to_free_the_name_weasyprint_is_left_as_it_is(monkeypatch):
     monkeypatch.setattr(pdf_fonts, "pango", pango)
-    monkeypatch.setattr("app.pdf_leaks.GLIB_NAMES", ("libglib-nowhere.so",))
+    monkeypatch.setattr("app.render.speedups.leaks.GLIB_NAMES", ("libglib-nowhere.so",))
     assert not free_font_names()
     assert pdf_fonts.pango is pango

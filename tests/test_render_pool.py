@@ -16,9 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from app import render_pool
 from app import settings as settings_module
-from app.render_pool import RenderPool
+from app.render import RenderPool
+from app.render import pool as render_pool
 from app.settings import Settings
 from tests.conftest import migrated_database
 from tests.html_pages import Page
@@ -41,10 +41,10 @@ def settings(settings):
 
 @pytest.fixture
 def web_process_never_renders(app, monkeypatch):
-    def refuse(*args):
+    def refuse(*args, **how):
         raise AssertionError("the web process rendered a pack")
 
-    monkeypatch.setattr(app.state.renderer, "render", refuse)
+    monkeypatch.setattr(app.state.renderer, "make_pack", refuse)
 
 
 def render_processes() -> list[int]:

@@ -345,14 +345,14 @@ def test_the_service_keeps_answering_while_a_download_renders(app, client, typed
     request to the worker waits for the pack's turn and its render."""
     values = create(client, typed).form_values("#download")
     rendering, answered, waited = threading.Event(), threading.Event(), []
-    render = app.state.renderer.render
+    make_pack = app.state.renderer.make_pack
 
-    def render_after_a_health_check(letters, lang):
+    def render_after_a_health_check(letters, lang, **how):
         rendering.set()
         waited.append(answered.wait(10))
-        return render(letters, lang)
+        return make_pack(letters, lang, **how)
 
-    monkeypatch.setattr(app.state.renderer, "render", render_after_a_health_check)
+    monkeypatch.setattr(app.state.renderer, "make_pack", render_after_a_health_check)
 
     async def download_and_check_health():
         transport = httpx.ASGITransport(app=app)

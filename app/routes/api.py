@@ -19,7 +19,7 @@ from app.operations import (
     PausedRecipient,
     UnverifiedRecipient,
     choose_writable,
-    read_steering,
+    read_pack_conditions,
 )
 from app.supporter import Supporter
 from app.variants import pick as pick_variants
@@ -131,7 +131,7 @@ def recipients(request: Request, session: Session = Depends(get_session)) -> lis
     checks who holds the office."""
     campaign: Campaign = request.app.state.campaign
     settings = request.app.state.settings
-    found = read_steering(session)
+    found = read_pack_conditions(session)
     today = date.today()
     unverified = found.unverified(campaign, today, settings.stale_after_days)
     held = found.held(campaign, today, settings.stale_after_days, settings.unverified_officials)
@@ -205,8 +205,8 @@ async def create_letters(request: Request) -> Response:
     today = date.today()
     campaign: Campaign = request.app.state.campaign
     budget = request.app.state.settings.render_budget_s
-    pdf = await request.app.state.packs.make_pack(
-        budget, supporter, chosen, today, pick_variants(campaign)
+    pdf = await request.app.state.metrics.counted(
+        request.app.state.packs.make_pack(budget, supporter, chosen, today, pick_variants(campaign))
     )
     token = await run_in_threadpool(_count, request, supporter, chosen, today)
     return Response(
@@ -238,7 +238,7 @@ def _checked(request: Request, body: bytes) -> tuple[Supporter, list[Recipient]]
         return JSONResponse({"detail": detail}, status_code=422)
     campaign: Campaign = request.app.state.campaign
     with request.app.state.reader() as session:
-        found = read_steering(session)
+        found = read_pack_conditions(session)
     status, settings = found.status, request.app.state.settings
     if not status.is_open:
         lang = negotiate(request.headers.get("accept-language"))

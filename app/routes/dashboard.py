@@ -31,7 +31,7 @@ from app.offline import (
     parse_entry,
     record_paper_letters,
 )
-from app.operations import read_steering, staff_view
+from app.operations import read_pack_conditions, staff_view
 from app.routes.embed import snippet
 from app.staff import (
     DEVICE_MAX_AGE,
@@ -355,8 +355,8 @@ def dashboard(
     settings = request.app.state.settings
     campaign = request.app.state.campaign
     context = staff_context(db, row, "numbers")
-    steering = read_steering(db)
-    unverified = steering.unverified(campaign, now.date(), settings.stale_after_days)
+    conditions = read_pack_conditions(db)
+    unverified = conditions.unverified(campaign, now.date(), settings.stale_after_days)
     events = events_with_counts(db, event_day(now, settings.event_zone))
     db.commit()  # the figures start a transaction of their own, on one snapshot
     figures = dashboard_figures(
@@ -371,7 +371,7 @@ def dashboard(
         "languages": LANGUAGE_NAMES,
         "countries": COUNTRY_NAMES,
         "today": now.date(),
-        "status": steering.status,
+        "status": conditions.status,
         "unverified": len(unverified),
         "embeds": by_embed_origin(db, settings.embed_origins),
         "snippets": {

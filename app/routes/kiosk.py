@@ -26,7 +26,7 @@ from app.events import KIOSK_TOKEN, event_day, kiosk_event, state
 from app.forms import form_token_signed, new_form_token
 from app.i18n import ui_language
 from app.letters import record_pack_once
-from app.pack_queue import Busy
+from app.render import Busy
 from app.routes import supporter
 from app.security import CONTENT_SECURITY_POLICY
 from app.staff import utc_now
@@ -108,8 +108,10 @@ async def print_letters(request: Request, token: str, now: Now) -> Response:
         return pack
     budget = request.app.state.settings.render_budget_s
     try:
-        pdf = await request.app.state.packs.make_pack(
-            budget, pack.supporter, pack.recipients, pack.today, pack.variants
+        pdf = await request.app.state.metrics.counted(
+            request.app.state.packs.make_pack(
+                budget, pack.supporter, pack.recipients, pack.today, pack.variants
+            )
         )
     except Busy as error:
         # "Try again" posts the values from the page, not from the frame: a download.

@@ -36,9 +36,8 @@ from app.i18n import (
     ui_language,
 )
 from app.letters import UnknownToken, confirm_posted, letters_of, record_pack_once
-from app.operations import Steering, in_language, read_steering, replies, updates
-from app.pack_queue import Busy
-from app.pdf import LetterRenderer
+from app.operations import PackConditions, in_language, read_pack_conditions, replies, updates
+from app.render import Busy, LetterRenderer
 from app.rich_text import linkify
 from app.share_image import share_image
 from app.supporter import LETTER_COUNTRIES, PAPERS, Supporter, usual_paper
@@ -77,7 +76,7 @@ class _Writable:
         return {*self.paused, *self.held}
 
 
-def _writable(request: Request, found: Steering) -> _Writable:
+def _writable(request: Request, found: PackConditions) -> _Writable:
     settings = request.app.state.settings
     campaign: Campaign = request.app.state.campaign
     today, days = date.today(), settings.stale_after_days
@@ -243,7 +242,7 @@ def _campaign_page(
     campaign: Campaign = request.app.state.campaign
     case = campaign.case
     base = str(request.url_for("campaign_page"))
-    found = read_steering(session)
+    found = read_pack_conditions(session)
     officials = _officials(campaign, lang, _writable(request, found))
     messages = {
         name: gettext(lang, error.message, **{k: number(v, lang) for k, v in error.values.items()})
@@ -299,7 +298,7 @@ def _campaign_page(
 @router.get("/", response_class=HTMLResponse, name="campaign_page")
 def campaign_page(request: Request, session: Session = Depends(get_session)) -> HTMLResponse:
     campaign = request.app.state.campaign
-    writable = _writable(request, read_steering(session))
+    writable = _writable(request, read_pack_conditions(session))
     return _campaign_page(request, session, SupporterForm.blank(campaign, writable.withheld))
 
 
@@ -317,7 +316,7 @@ def _form_page(request: Request, form: SupporterForm, **options: object) -> HTML
 def _open_steering(request: Request) -> _Writable | None:
     """Who takes letters now, or None when the campaign is paused or closed."""
     with request.app.state.reader() as session:
-        found = read_steering(session)
+        found = read_pack_conditions(session)
     return _writable(request, found) if found.status.is_open else None
 
 
@@ -516,8 +515,10 @@ async def download(request: Request) -> Response:
     today = date.today()
     budget = request.app.state.settings.render_budget_s
     try:
-        pdf = await request.app.state.packs.make_pack(
-            budget, order.supporter, order.recipients, today, order.variants
+        pdf = await request.app.state.metrics.counted(
+            request.app.state.packs.make_pack(
+                budget, order.supporter, order.recipients, today, order.variants
+            )
         )
     except Busy as error:
         fields = [(name, str(value)) for name, value in data.multi_items()]

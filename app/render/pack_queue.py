@@ -34,7 +34,7 @@ class Busy(Exception):  # noqa: N818 (named for what the client is told)
 
 class Restarting(Busy):
     """The pack cannot be made now: the render processes stopped and are being started again
-    (app/render_pool.py), which takes seconds to a minute, not the moment a queue takes."""
+    (app/render/pool.py), which takes seconds to a minute, not the moment a queue takes."""
 
     def __init__(self, retry_after: int | None = None) -> None:
         super().__init__("the render processes are being restarted", retry_after)

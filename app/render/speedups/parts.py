@@ -7,7 +7,7 @@ WeasyPrint layout of the supporter's parts (sender block, date, message, closing
 name) with the fixed parts removed; pdf_flow places the supporter's column below each official's
 text, WeasyPrint paints the pieces once, and pikepdf lays them over the fixed pages as form
 XObjects. Any letter the rules of pdf_flow cannot place exactly makes the caller render in full.
-A label page the supporter asked for (app/pdf_labels.py) is laid out alone and goes last.
+A label page the supporter asked for (app/render/labels.py) is laid out alone and goes last.
 """
 
 import hashlib
@@ -20,8 +20,8 @@ from weasyprint import CSS
 from weasyprint.document import Document, Page
 from weasyprint.formatting_structure import boxes
 
-from app.pdf_flow import ORPHANS, WIDOWS, Placement, Row, place
-from app.pdf_split import fixed_inner_html
+from app.render.speedups.flow import ORPHANS, WIDOWS, Placement, Row, place
+from app.render.speedups.split import fixed_inner_html
 
 TAIL_CLASSES = ("message", "closing")
 SCALE = 0.75  # PDF points per CSS pixel

@@ -1,10 +1,10 @@
-"""Renders in one process take turns, first come, first served: the packs and the warm-up that
-lays out the letters' fixed parts in the background.
+"""A semaphore that lets its waiters in first come, first served. Renders in one process take
+turns through it: the packs, and the warm-up that lays out the letters' fixed parts.
 
 WeasyPrint holds the GIL, so renders side by side in one process's threads only slow each other
 down. threading.Lock lets a newcomer take the lock ahead of threads already waiting, which
 stretches the slowest latencies under load; here each thread waits on a lock of its own,
-released in order of arrival. (Packs wait for a renderer in app/pack_queue.py, on the event
+released in order of arrival. (Packs wait for a renderer in app/render/pack_queue.py, on the event
 loop; this only orders what reaches the renderer.)
 """
 
@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 
-class Turns:
+class FifoSemaphore:
+    """At most `at_once` holders; the others wait, and are let in in order of arrival."""
+
     def __init__(self, at_once: int = 1) -> None:
         self.at_once = at_once
         self._guard = threading.Lock()

@@ -2,8 +2,8 @@
 
 For every page WeasyPrint makes all sixteen margin boxes (`@top-left` ... `@bottom-right-corner`),
 computes their styles and sizes, and then keeps only those whose `content` generates a box. The
-letters have none, so that work is thrown away: about 5 % of a composed pack's CPU (py-spy,
-2026-12-01), for the supporter's column and again for the full render. Here a page first asks each
+letters have none, so that work is thrown away (a profile's share is in benchmarks/README.md),
+for the supporter's column and again for the full render. Here a page first asks each
 margin box's style whether it generates; when none does, WeasyPrint's answer is known (no boxes)
 and the page gets it at once. A page with any margin box is made by WeasyPrint as before.
 

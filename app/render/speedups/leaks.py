@@ -2,9 +2,8 @@
 
 WeasyPrint 70 names each font it writes into a PDF from `pango_font_description_to_string()` and
 never frees the string that Pango returns (it must be given back with `g_free`). That is one or two
-strings per pack, 128 bytes each: over 10,000 packs a render process grew by some 2 MiB, and a
-server that runs for weeks does not stop growing (heaptrack, 2026-12-03: 200 KiB more unfreed after
-1,500 packs than after 300, all of it from this call; benchmarks/README.md).
+strings per pack, so a server that runs for weeks does not stop growing (the heaptrack diff that
+found it is in benchmarks/README.md).
 
 Here WeasyPrint's PDF font module is handed a Pango whose `pango_font_description_to_string` gives
 the string to Python's garbage collection, which frees it with `g_free` once WeasyPrint has copied

@@ -1,10 +1,10 @@
 """Computed styles shared between the packs of one template version.
 
 WeasyPrint computes every element's style afresh for each document, property by property, as
-layout and painting ask for them: about a fifth of a composed pack's CPU (py-spy, 2026-12-01).
+layout and painting ask for them: a large share of a composed pack's CPU (benchmarks/README.md).
 Yet the letters of one template version have the same elements, classes and stylesheets in every
 pack; only their text differs, and text never changes a computed style. So the documents rendered
-with one font configuration (one per template version, app/pdf.py) share their styles, each
+with one font configuration (one per template version, app/render/pdf.py) share their styles, each
 found by what WeasyPrint computes it from: the stylesheets, the base URL, the parent's style, the
 pseudo-element and the declarations that apply, with their weights.
 
@@ -17,9 +17,9 @@ size), nor in a document with stylesheets of its own (`<style>`, `<link>`: new o
 time). Styles hold no element and no text: `attr()`, counters and quotes are resolved when boxes
 are built.
 
-Renders with one font configuration never overlap (app/turns.py), and one that fails may leave a
-style half computed: the caller forgets the shared styles then (forget_styles), as it does when
-the templates change. WeasyPrint releases other than the one this was checked against compute
+Renders with one font configuration never overlap (app/render/fifo.py), and one that fails may
+leave a style half computed: the caller forgets the shared styles then (forget_styles), as it does
+when the templates change. WeasyPrint releases other than the one this was checked against compute
 their styles as they do. tests/test_fast_pdf.py compares packs rendered this way with WeasyPrint
 alone, page by page.
 """

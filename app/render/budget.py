@@ -31,7 +31,7 @@ class RenderBudgetExceeded(Exception):  # noqa: N818 (named for what the client 
         self.seconds = seconds
 
     def __reduce__(self) -> tuple:
-        # Sent back from a render process (app/render_pool.py) as itself, seconds and all.
+        # Sent back from a render process (app/render/pool.py) as itself, seconds and all.
         return (type(self), (self.seconds,))
 
 

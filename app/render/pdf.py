@@ -1,16 +1,14 @@
 """Renders a supporter's pack of appeal letters as one printable PDF."""
 
-import base64
 import gc
 import itertools
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import pikepdf
 from babel import Locale
@@ -20,14 +18,16 @@ from markupsafe import Markup
 from weasyprint import CSS, HTML
 from weasyprint.document import Document
 from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from app.budget import within_budget
 from app.campaign import Campaign, Recipient
-from app.pdf_labels import label_page
-from app.pdf_leaks import free_font_names
-from app.pdf_margins import skip_empty_margin_boxes
-from app.pdf_parts import (
+from app.render.budget import within_budget
+from app.render.fetcher import CampaignFetcher
+from app.render.fifo import FifoSemaphore
+from app.render.labels import label_page
+from app.render.speedups import COMPOSITION, FONT_NAMES, MARGIN_BOXES, NAMES, SHARED_STYLES
+from app.render.speedups.leaks import free_font_names
+from app.render.speedups.margins import skip_empty_margin_boxes
+from app.render.speedups.parts import (
     FixedPack,
     build_fixed,
     compose,
@@ -36,7 +36,7 @@ from app.pdf_parts import (
     read_column,
     renamed_fonts,
 )
-from app.pdf_split import (
+from app.render.speedups.split import (
     HIDE_FIXED,
     HIDE_SUPPORTER,
     PLACEHOLDER_DAY,
@@ -45,11 +45,9 @@ from app.pdf_split import (
     split_is_clean,
     without_fixed,
 )
-from app.pdf_styles import forget_styles, share_styles
-from app.pdf_watch import fingerprint, system_font_files
-from app.signature_image import DATA_URLS
+from app.render.speedups.styles import forget_styles, share_styles
+from app.render.watch import fingerprint, system_font_files
 from app.supporter import PAPERS, Paper, Supporter
-from app.turns import Turns
 from app.variants import first as first_variants
 
 DATE_LOCALES = {"en": "en_GB", "ru": "ru", "kk": "kk"}
@@ -69,59 +67,11 @@ def collect_for_packs() -> None:
     100,000 long-lived objects (campaign, templates, parsed stylesheets, fonts) that every full
     garbage collection would walk again, and a pack allocates tens of thousands of short-lived
     layout objects, most freed by reference counting. So the start-up objects are frozen out of
-    collection and the young generation is made larger: about 8 % more packs per second in
-    benchmarks/load.py."""
+    collection and the young generation is made larger (benchmarks/README.md has what that
+    gains in benchmarks/load.py)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
-
-
-class RefusedURL(ValueError):
-    """The renderer was asked for something the campaign did not ship."""
-
-
-class CampaignFetcher(URLFetcher):
-    """Serves the campaign's own files and the signature image, and refuses everything else.
-
-    WeasyPrint would otherwise follow any URL in a template or stylesheet: file://, http://,
-    data: SVGs with external references. Supporter text is escaped, so this is the second wall.
-    """
-
-    def __init__(self, templates_dir: Path, fonts_dir: Path) -> None:
-        super().__init__(allowed_protocols=("file", "data"), allow_redirects=False)
-        self.templates_dir = templates_dir.resolve()
-        self.fonts_dir = fonts_dir.resolve()
-        self._files: dict[Path, bytes] = {}
-
-    def _campaign_file(self, url: str) -> Path:
-        parts = urlsplit(url)
-        if parts.netloc not in ("", "localhost") or parts.query:
-            raise RefusedURL(f"refused: {url[:80]}")
-        path = Path(unquote(parts.path)).resolve()
-        fonts_alias = self.templates_dir / "fonts"
-        if path.is_relative_to(fonts_alias):
-            path = self.fonts_dir / path.relative_to(fonts_alias)
-        if not (path.is_relative_to(self.templates_dir) or path.is_relative_to(self.fonts_dir)):
-            raise RefusedURL(f"refused: {url[:80]}")
-        if path.suffix not in (".css", ".ttf", ".otf", ".png", ".svg"):
-            raise RefusedURL(f"refused: {url[:80]}")
-        return path
-
-    def fetch(self, url: str, headers: dict | None = None) -> URLFetcherResponse:
-        for prefix, kind in DATA_URLS.items():
-            if url.startswith(prefix):
-                body = base64.b64decode(url[len(prefix) :])
-                return URLFetcherResponse(url, body, {"Content-Type": f"image/{kind.lower()}"})
-        if not url.startswith("file:"):
-            raise RefusedURL(f"refused: {url[:80]}")
-        path = self._campaign_file(url)
-        if path not in self._files:
-            self._files[path] = path.read_bytes()
-        return URLFetcherResponse(path.as_uri(), self._files[path])
-
-    def forget(self) -> None:
-        """Drop the files read so far: they changed on disk."""
-        self._files = {}
 
 
 @dataclass(frozen=True)
@@ -144,6 +94,17 @@ class Letter:
     pack: PackToken | None = field(default=None, compare=False, repr=False)
 
 
+@dataclass(frozen=True)
+class Pack:
+    """A pack's PDF and how it was made, for /metrics: "composed" from parts, or rendered in
+    full because composing "declined" (only the full render is exact for it), "failed" (a
+    WeasyPrint that composing does not know), or was not asked for ("full")."""
+
+    pdf: bytes
+    how: str
+    seconds: float
+
+
 @dataclass
 class _Assets:
     """What a template version needs: parsed stylesheets, fonts, and the parts laid out so far."""
@@ -161,9 +122,9 @@ class _Assets:
 class LetterRenderer:
     """Holds what every render shares: templates, the parsed stylesheet and the font cache.
 
-    Packs are composed from parts where pdf_parts can do so exactly (see there), else rendered
-    in full; both give the same pages. Parts are rebuilt when a template, the stylesheet or a
-    font changes on disk.
+    Packs are composed from parts where that gives the full render's pages exactly
+    (app/render/speedups/), else rendered in full. Parts are rebuilt when a template, the
+    stylesheet or a font changes on disk. `off` names speed-ups to leave off (SPEEDUPS_OFF).
     """
 
     def __init__(
@@ -171,17 +132,22 @@ class LetterRenderer:
         campaign: Campaign,
         fonts_dir: Path,
         *,
-        fast: bool = True,
+        off: Collection[str] = (),
     ) -> None:
         font = fonts_dir / HANDWRITING_FONT
         if not font.is_file():
             raise FileNotFoundError(f"{font} is missing: run `make install` to build the fonts")
-        if not free_font_names():
-            LOGGER.info("font names are not freed: app/pdf_leaks.py knows another WeasyPrint")
+        unknown = set(off) - set(NAMES)
+        if unknown:
+            raise ValueError(f"no such speed-up: {', '.join(sorted(unknown))}")
+        self.off = frozenset(off)
+        # Which speed-ups are on: each is also off where WeasyPrint is not the release it knows.
+        self.speedups = {name: name not in self.off for name in NAMES}
+        if self.speedups[FONT_NAMES]:
+            self.speedups[FONT_NAMES] = free_font_names()
         self.campaign = campaign
         self.templates_dir = campaign.templates_dir
         self.fonts_dir = fonts_dir
-        self.fast = fast
         self.env = Environment(
             loader=FileSystemLoader(self.templates_dir),
             autoescape=select_autoescape(default=True, default_for_string=True),
@@ -190,7 +156,7 @@ class LetterRenderer:
         self.fetcher = CampaignFetcher(self.templates_dir, fonts_dir)
         self._system_fonts: list[Path] = []
         self._lock = threading.Lock()
-        self._turns = Turns()
+        self._line = FifoSemaphore()
         self._refreeze = False
         self._assets = self._load(self._key())
 
@@ -200,8 +166,10 @@ class LetterRenderer:
     def _load(self, key: tuple) -> _Assets:
         self.fetcher.forget()
         font_config = FontConfiguration()
-        share_styles(font_config, self.templates_dir)
-        skip_empty_margin_boxes(font_config)
+        if SHARED_STYLES not in self.off:
+            self.speedups[SHARED_STYLES] = share_styles(font_config, self.templates_dir)
+        if MARGIN_BOXES not in self.off:
+            self.speedups[MARGIN_BOXES] = skip_empty_margin_boxes(font_config)
 
         def css(**source: str) -> CSS:
             return CSS(**source, url_fetcher=self.fetcher, font_config=font_config)
@@ -228,17 +196,13 @@ class LetterRenderer:
         return assets
 
     def _forget_styles(self, font_config: FontConfiguration) -> None:
-        """Drops the computed styles shared so far (app/pdf_styles.py). Shared at start-up, they
-        were frozen out of garbage collection with the rest (collect_for_packs), and their
-        cycles would never be freed: so the next pack's turn collects and freezes the start-up
-        objects again, before its budget starts (not here: a render over its budget still has
-        exceptions raised into it)."""
+        """Drops the computed styles shared so far (app/render/speedups/styles.py). Shared at
+        start-up, they were frozen out of garbage collection with the rest (collect_for_packs),
+        and their cycles would never be freed: so the next pack's turn collects and freezes the
+        start-up objects again, before its budget starts (not here: a render over its budget
+        still has exceptions raised into it)."""
         forget_styles(font_config)
         self._refreeze = gc.get_freeze_count() > 0
-
-    @property
-    def stylesheet(self) -> CSS:
-        return self._assets.stylesheet
 
     @property
     def font_config(self) -> FontConfiguration:
@@ -340,75 +304,73 @@ class LetterRenderer:
             url_fetcher=self.fetcher,
         ).render(stylesheets=[assets.stylesheet, *extra], font_config=assets.font_config)
 
-    def render_full(self, letters: Sequence[Letter], lang: str) -> bytes:
-        """The plain render: the whole pack's HTML laid out and painted by WeasyPrint."""
-        return self._document(self.pack_html(letters, lang), self._current()).write_pdf()
+    def document(self, html: str) -> Document:
+        """A pack's HTML (pack_html) laid out as the full render lays it out, for checks that
+        measure its boxes (app/check.py)."""
+        return self._document(html, self._current())
 
-    def render_within(self, seconds: float, letters: Sequence[Letter], lang: str) -> bytes:
-        """render(), one pack at a time per process (app/turns.py), within a time budget
-        (app/budget.py) that starts when the pack's turn comes.
+    def make_pack(
+        self,
+        letters: Sequence[Letter],
+        lang: str,
+        *,
+        budget: float | None = None,
+        full: bool = False,
+    ) -> Pack:
+        """The PDF of these letters, each starting on a new page: composed from parts where that
+        gives the full render's pages exactly, else rendered in full (`full`: always).
 
-        Measured under load (benchmarks/load.py): a third less CPU per pack than packs rendered
-        side by side, and half the p99.
-        """
-        with self._turns.turn():
+        With a budget, packs take turns, one at a time per process (app/render/fifo.py: renders
+        side by side only share the GIL), and RenderBudgetExceeded stops one that runs past
+        `budget` seconds from when its turn came (app/render/budget.py)."""
+        if budget is None:
+            return self._timed(letters, lang, full)
+        with self._line.turn():
             if self._refreeze:
                 self._refreeze = False
                 gc.unfreeze()
                 collect_for_packs()
-            return within_budget(seconds, self.render, letters, lang)
+            return within_budget(budget, self._timed, letters, lang, full)
 
-    def render(self, letters: Sequence[Letter], lang: str) -> bytes:
-        """The PDF of these letters, each starting on a new page."""
+    def _timed(self, letters: Sequence[Letter], lang: str, full: bool) -> Pack:
+        started = time.perf_counter()
+        pdf, how = self._render(letters, lang, full)
+        return Pack(pdf, how, time.perf_counter() - started)
+
+    def _render(self, letters: Sequence[Letter], lang: str, full: bool) -> tuple[bytes, str]:
+        if full or not self.speedups[COMPOSITION]:
+            return self._full(letters, lang), "full"
         try:
             try:
-                composed = self.render_composed(letters, lang)
+                composed = self._composed(letters, lang)
             except (AttributeError, TypeError, KeyError, IndexError, pikepdf.PdfError) as exc:
-                # The fast path leans on WeasyPrint's layout objects; should a WeasyPrint release
+                # Composing leans on WeasyPrint's layout objects; should a WeasyPrint release
                 # change them, packs are still made, in full. Only the error's kind is logged: its
                 # message could quote the supporter.
                 LOGGER.warning(
                     "composing a pack failed (%s); rendering it in full", type(exc).__name__
                 )
                 self._forget_styles(self._assets.font_config)
-                composed = None
-            return composed or self.render_full(letters, lang)
+                return self._full(letters, lang), "failed"
+            if composed is None:
+                return self._full(letters, lang), "declined"
+            return composed, "composed"
         except BaseException:
             # Stopped mid-way (its budget spent, perhaps), a render may leave a style half
-            # computed (app/pdf_styles.py).
+            # computed (app/render/speedups/styles.py).
             self._forget_styles(self._assets.font_config)
             raise
 
-    def render_pack(
-        self,
-        supporter: Supporter,
-        recipients: Sequence[Recipient],
-        today: date,
-        variants: Mapping[str, int] | None = None,
-    ) -> bytes:
-        return self.render(self.letters(supporter, recipients, today, variants), supporter.language)
+    def _full(self, letters: Sequence[Letter], lang: str) -> bytes:
+        return self._document(self.pack_html(letters, lang), self._current()).write_pdf()
 
-    def make_pack(
-        self,
-        budget: float,
-        supporter: Supporter,
-        recipients: Sequence[Recipient],
-        today: date,
-        variants: Mapping[str, int],
-    ) -> bytes:
-        """A supporter's pack, in turn and within the budget (as render_within): in the web
-        process, or in each render process of app/render_pool.py."""
-        letters = self.letters(supporter, recipients, today, variants)
-        return self.render_within(budget, letters, supporter.language)
-
-    def render_composed(self, letters: Sequence[Letter], lang: str) -> bytes | None:
+    def _composed(self, letters: Sequence[Letter], lang: str) -> bytes | None:
         """The pack composed from parts, or None where only the full render is exact."""
         assets = self._current()
         token = letters[0].pack if letters else None
         ids = [letter.recipient.id for letter in letters]
         if (
-            not self.fast
-            or token is None
+            token is None
             or token.key != assets.key
             or token.lang != lang
             or any(letter.pack is not token for letter in letters)
@@ -480,12 +442,12 @@ class LetterRenderer:
         sets = 0
         for paper in PAPERS:
             for lang in self.campaign.languages:
-                with self._turns.turn():
+                with self._line.turn():
                     names = sorted(self._in_fixed(assets, lang))
                 for numbers in itertools.product(*(range(1, counts[n] + 1) for n in names)):
                     for with_message in (False, True):
                         chosen = tuple(zip(names, numbers, strict=True))
-                        with self._turns.turn():
+                        with self._line.turn():
                             fixed = self._fixed(assets, lang, with_message, chosen, paper)
                             sets += fixed is not None
         return sets

@@ -4,8 +4,8 @@ Each uvicorn worker used to render its own requests' packs, one at a time. A sup
 connection lands on a worker by chance, so one worker could have a queue while the other had
 none (16 supporters on two workers: 9 and 7 connections, and the 9 waited longer). Here the web
 process hands each pack to whichever render process is free, first come, first served
-(app/pack_queue.py), and no longer shares its GIL with WeasyPrint. A pack waiting for its turn,
-or for its render process, is a coroutine on the event loop: it holds no thread.
+(app/render/pack_queue.py), and no longer shares its GIL with WeasyPrint. A pack waiting for its
+turn, or for its render process, is a coroutine on the event loop: it holds no thread.
 benchmarks/README.md has the figures.
 
 Each render process builds its own LetterRenderer, lays out the fixed parts (WARM_UP), then makes
@@ -39,11 +39,11 @@ from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 
-from app.budget import RenderBudgetExceeded
 from app.campaign import Recipient, load_campaign
 from app.logs import logging_config
-from app.pack_queue import PackQueue, Restarting
-from app.pdf import LetterRenderer, collect_for_packs
+from app.render.budget import RenderBudgetExceeded
+from app.render.pack_queue import PackQueue, Restarting
+from app.render.pdf import LetterRenderer, Pack, collect_for_packs
 from app.settings import Settings
 from app.supporter import Supporter
 
@@ -64,17 +64,33 @@ def _leave_with(parent: int) -> None:
     os._exit(0)  # the web process is gone, killed perhaps: nobody will send packs
 
 
-def _start(campaign_dir: Path, fonts_dir: Path, log_level: str, warm_up: bool) -> None:
+def _start(
+    campaign_dir: Path, fonts_dir: Path, log_level: str, speedups_off: list[str], warm_up: bool
+) -> None:
     """Runs first in each render process, before any pack."""
     global _renderer
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the web process's to handle
     threading.Thread(target=_leave_with, args=(os.getppid(),), daemon=True).start()
     logging.config.dictConfig(logging_config(log_level))
-    renderer = LetterRenderer(load_campaign(campaign_dir), fonts_dir)
+    renderer = LetterRenderer(load_campaign(campaign_dir), fonts_dir, off=speedups_off)
     if warm_up:
         renderer.warm_up_logged()
     _renderer = renderer
     collect_for_packs()
+
+
+def pack_for(
+    renderer: LetterRenderer,
+    budget: float,
+    supporter: Supporter,
+    recipients: Sequence[Recipient],
+    today: date,
+    variants: Mapping[str, int],
+) -> Pack:
+    """A supporter's pack, in turn and within the budget: what a render process, or the web
+    process itself, does for each pack."""
+    letters = renderer.letters(supporter, recipients, today, variants)
+    return renderer.make_pack(letters, supporter.language, budget=budget)
 
 
 def _make_pack(
@@ -83,10 +99,10 @@ def _make_pack(
     recipients: list[Recipient],
     today: date,
     variants: dict[str, int],
-) -> bytes:
+) -> Pack:
     assert _renderer is not None, "render process not started"
     try:
-        return _renderer.make_pack(budget, supporter, recipients, today, variants)
+        return pack_for(_renderer, budget, supporter, recipients, today, variants)
     except RenderBudgetExceeded:
         raise
     except Exception as exc:
@@ -94,13 +110,18 @@ def _make_pack(
 
 
 class RenderPool:
-    """Makes packs as LetterRenderer.make_pack does, in RENDER_PROCESSES render processes, each
+    """Makes packs as pack_for does, in RENDER_PROCESSES render processes, each
     a one-process executor of its own: a process that hangs or dies is replaced alone, while the
     others go on making packs."""
 
     def __init__(self, settings: Settings) -> None:
         self.processes = processes = settings.render_process_count
-        self._args = (settings.campaign_dir, settings.fonts_dir, settings.log_level)
+        self._args = (
+            settings.campaign_dir,
+            settings.fonts_dir,
+            settings.log_level,
+            settings.speedups_off_list,
+        )
         self._warm_up = settings.warm_up
         self._context = get_context("spawn")  # fork would copy the web process's threads' locks
         self._queue = PackQueue(processes, settings.render_max_wait_s)
@@ -207,8 +228,8 @@ class RenderPool:
         recipients: Sequence[Recipient],
         today: date,
         variants: Mapping[str, int],
-    ) -> bytes:
-        """The pack's PDF; turns.Busy when the wait would be too long, turns.Restarting when
+    ) -> Pack:
+        """The pack; Busy when the wait would be too long, Restarting when
         render processes are being replaced, RenderBudgetExceeded past the budget (the process
         replaced past twice the budget), RenderError when the render failed."""
         args = (supporter, list(recipients), today, dict(variants))
@@ -227,10 +248,11 @@ class RenderPool:
             finally:
                 self._idle.append(slot)
 
-    async def _run(self, slot: int, budget: float, *args: object) -> bytes:
+    async def _run(self, slot: int, budget: float, *args: object) -> Pack:
         executor = self._current(slot)
-        call = executor.submit(_make_pack, budget, *args)
         try:
+            # submit() raises at once when the executor has already seen its process die.
+            call = executor.submit(_make_pack, budget, *args)
             return await asyncio.wait_for(asyncio.wrap_future(call), timeout=2 * budget + 5)
         except BrokenProcessPool:
             self._replace(slot, executor, "a render process stopped")
@@ -258,7 +280,7 @@ class RenderPool:
 class RenderInProcess:
     """Makes packs in the web process itself (RENDER_PROCESSES=0), one at a time in a worker
     thread: for development and the tests, which then need no process of their own per app.
-    The budget is held by a watchdog in that thread (app/budget.py)."""
+    The budget is held by a watchdog in that thread (app/render/budget.py)."""
 
     def __init__(self, renderer: LetterRenderer, settings: Settings) -> None:
         self.renderer = renderer
@@ -275,10 +297,10 @@ class RenderInProcess:
         recipients: Sequence[Recipient],
         today: date,
         variants: Mapping[str, int],
-    ) -> bytes:
+    ) -> Pack:
         async with self._queue.turn():
             return await run_in_threadpool(
-                self.renderer.make_pack, budget, supporter, recipients, today, variants
+                pack_for, self.renderer, budget, supporter, recipients, today, variants
             )
 
 
