@@ -1,4 +1,4 @@
-"""PackConditions the campaign: open, pause or close it, pause one official, record that an official
+"""Steering the campaign: open, pause or close it, pause one official, record that an official
 was checked, record replies, post and delete case updates. Every change is written to the audit
 log in the same transaction as the change itself, and every text staff give is stored as
 plain_text() makes it."""
