@@ -160,6 +160,7 @@ def image() -> Iterator[Image]:
     shutil.rmtree(root.parent)
 
 
+@pytest.mark.slow
 def test_the_image_serves_what_it_carries_as_a_user_that_owns_only_its_data(
     image, tmp_path, monkeypatch
 ):
@@ -202,6 +203,7 @@ def test_the_image_serves_what_it_carries_as_a_user_that_owns_only_its_data(
     assert [path.name for path in data.iterdir()] != [], "the database is in the data folder"
 
 
+@pytest.mark.slow
 def test_the_image_makes_packs_for_verified_officials(image, tmp_path, supporter_data):
     """Production holds letters to offices nobody has checked lately, as all the suite
     campaign's are (UNVERIFIED_OFFICIALS=hold), until staff record a check with the command the
@@ -233,6 +235,7 @@ def test_the_image_makes_packs_for_verified_officials(image, tmp_path, supporter
     assert "Application startup complete" in (tmp_path / "log").read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("missing", "message"),
     [
@@ -308,6 +311,7 @@ def replicas(image: Image, env: dict[str, str], count: int, folder: Path) -> Ite
         yield bases
 
 
+@pytest.mark.slow
 def test_the_replicas_compose_runs_share_one_database_and_one_rate_limit(image, tmp_path):
     """Each replica migrates the one PostgreSQL database at start, safely when all start at
     once, and they count a client's login attempts together in the one Redis."""
@@ -360,6 +364,7 @@ def test_readyz_answers_503_when_the_schema_is_behind(client, app):
             connection.execute(set_version, {"v": head})
 
 
+@pytest.mark.slow
 def test_logs_are_json_lines_without_addresses_or_tokens(image, tmp_path):
     port = free_port()
     env = image.environment(
