@@ -90,7 +90,7 @@ def shown_url(url: str) -> str:
 def open_database(url: str, *, migrated: bool = True) -> Engine:
     """An engine on a database that answers and, when `migrated`, has this code's schema
     (else SchemaBehind)."""
-    from app.db import check_schema, make_engine
+    from app.storage.db import check_schema, make_engine
 
     try:
         engine = make_engine(url)
@@ -115,7 +115,7 @@ def cause(exc: Exception) -> str:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from app.db import migrate
+    from app.storage.db import migrate
 
     open_database(settings.database_url, migrated=False).dispose()
     migrate(settings.database_url)
@@ -126,9 +126,9 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from app.db import SchemaBehind
     from app.logs import logging_config
     from app.server_protocol import BoundedHeadProtocol
+    from app.storage.db import SchemaBehind
 
     load_campaign(settings.campaign_dir)
     try:
@@ -170,9 +170,9 @@ def read_new_password(email: str) -> str:
 
 
 def cmd_staff(args: argparse.Namespace, settings: Settings) -> int:
-    from app.db import SchemaBehind
-    from app.operations import audit
-    from app.staff import (
+    from app.storage.db import SchemaBehind
+    from app.storage.operations import audit
+    from app.storage.staff import (
         DEFAULT_ROLE,
         StaffError,
         add_staff,
@@ -228,10 +228,15 @@ def cmd_staff_totp(args: argparse.Namespace, settings: Settings) -> int:
     codes), replacing any it had, or remove it."""
     from sqlalchemy import select
 
-    from app.db import SchemaBehind
-    from app.models import Staff
-    from app.operations import audit
-    from app.staff import StaffError, enrol_second_factor, normalise_email, remove_second_factor
+    from app.storage.db import SchemaBehind
+    from app.storage.models import Staff
+    from app.storage.operations import audit
+    from app.storage.staff import (
+        StaffError,
+        enrol_second_factor,
+        normalise_email,
+        remove_second_factor,
+    )
 
     try:
         with database_session(settings) as db:
@@ -294,8 +299,8 @@ def command_line_actor() -> str:
 
 
 def cmd_campaign(args: argparse.Namespace, settings: Settings) -> int:
-    from app.db import SchemaBehind
-    from app.operations import OperationError, set_state
+    from app.storage.db import SchemaBehind
+    from app.storage.operations import OperationError, set_state
 
     state = {"open": "open", "pause": "paused", "close": "closed"}[args.action]
     message = {"en": args.message or "", "ru": args.message_ru or "", "kk": args.message_kk or ""}
@@ -309,8 +314,8 @@ def cmd_campaign(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_official(args: argparse.Namespace, settings: Settings) -> int:
-    from app.db import SchemaBehind
-    from app.operations import OperationError, pause_official, record_check, resume_official
+    from app.storage.db import SchemaBehind
+    from app.storage.operations import OperationError, pause_official, record_check, resume_official
 
     campaign = load_campaign(settings.campaign_dir)
     try:
@@ -333,9 +338,9 @@ def cmd_official(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_update(args: argparse.Namespace, settings: Settings) -> int:
-    from app.db import SchemaBehind
-    from app.operations import delete_update, in_language, updates
     from app.rich_text import first_line
+    from app.storage.db import SchemaBehind
+    from app.storage.operations import delete_update, in_language, updates
 
     try:
         with database_session(settings) as session:
@@ -355,9 +360,9 @@ def cmd_update(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_counts(args: argparse.Namespace, settings: Settings) -> int:
     """The running counts that every figure reads, against the letter rows: after a restore or
     a bulk load, or to be sure. Reads every letter, so it is a task for a quiet moment."""
-    from app.counts import differences, recount
-    from app.db import SchemaBehind, read_snapshot
-    from app.operations import audit
+    from app.storage.counts import differences, recount
+    from app.storage.db import SchemaBehind, read_snapshot
+    from app.storage.operations import audit
 
     try:
         if args.action == "rebuild":
@@ -408,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
         "add", help="create an account (password from standard input, or asked twice)"
     )
     add.add_argument("email")
-    roles = "viewer|organiser|admin"  # checked by app.staff, not imported here: it is slow
+    roles = "viewer|organiser|admin"  # checked by app.storage.staff, not imported here: it is slow
     add.add_argument(
         "--role",
         metavar=roles,

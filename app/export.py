@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 
 from app.campaign import Campaign
-from app.counts import DailyRow
+from app.storage.counts import DailyRow
 
 HEADER = ("date", "official_id", "official", "generated", "posted", "paper_letters")
 BOM = "\ufeff"

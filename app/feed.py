@@ -6,9 +6,9 @@ from datetime import UTC, datetime, time
 
 from feedgen.feed import FeedGenerator
 
-from app.models import CaseUpdate
-from app.operations import in_language
 from app.rich_text import first_line, linkify, plain_text
+from app.storage.models import CaseUpdate
+from app.storage.operations import in_language
 
 
 def _stamp(value: datetime) -> datetime:

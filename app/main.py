@@ -12,7 +12,6 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from app.assets import build_assets
 from app.campaign import load_campaign
 from app.compression import Compression
-from app.db import READ_ONLY, check_schema, make_engine
 from app.errors import forget_broken_connections, install_error_handlers
 from app.logs import RequestLog
 from app.metrics import PackMetrics
@@ -32,6 +31,7 @@ from app.routes import (
 )
 from app.security import BodyLimit, CrossSiteRefusal, PublicAddress, SecurityHeaders
 from app.settings import Settings
+from app.storage.db import READ_ONLY, check_schema, make_engine
 
 LOGGER = logging.getLogger("letter_campaign.main")
 

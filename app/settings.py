@@ -97,12 +97,12 @@ class Settings(BaseSettings):
     body_timeout_s: float = Field(default=30.0, gt=0)
     worker_threads: int = Field(default=4, ge=1, le=40)
     stale_after_days: int = Field(default=365, ge=1)
-    # The time zone of the calendar day on which an event's kiosk link works (app/events.py).
+    # The time zone of the calendar day on which an event's kiosk link works (storage/events.py).
     event_time_zone: str = "UTC"
     # Officials last checked longer ago than stale_after_days: "hold" takes no letters to them,
     # "warn" offers them, saying when they were last checked. Default: hold in production.
     unverified_officials: Literal["hold", "warn"] = "warn"
-    # Who must log in with a second factor (app/staff.py): admins, organisers and admins,
+    # Who must log in with a second factor (app/storage/staff.py): admins, organisers and admins,
     # everyone, or nobody. Default: admins in production, nobody in development.
     require_totp: Literal["admin", "organiser", "all", "none"] = "none"
     redis_url: str = ""

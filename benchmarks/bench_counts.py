@@ -3,7 +3,7 @@
 For each N it makes a fresh database (migrated by the project's migrations), bulk-loads N letters
 into the `letters` table of the project's model (120 days, six officials, three letter languages,
 40 countries, about 70 % confirmed posted, packs of six under one token) plus some paper letters,
-builds the running counts from the rows (`app.counts.recount`), starts `letter-campaign serve`
+builds the running counts from the rows (`storage.counts.recount`), starts `letter-campaign serve`
 and times, over HTTP on 127.0.0.1: GET /api/stats, the campaign page, /dashboard (logged in), the
 whole CSV export, and POST /api/letters/{token}/sent from eight clients at once. Afterwards the
 running counts must equal a direct count over the rows, and the public counter must show them.
@@ -33,11 +33,11 @@ from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from app.campaign import load_campaign
-from app.counts import differences, recount
-from app.db import make_engine, migrate
-from app.models import Letter, LetterTotal, OfflineLetters
 from app.settings import SOURCE_ROOT
-from app.staff import add_staff
+from app.storage.counts import differences, recount
+from app.storage.db import make_engine, migrate
+from app.storage.models import Letter, LetterTotal, OfflineLetters
+from app.storage.staff import add_staff
 
 LANGUAGES = ["en", "ru", "kk"]
 COUNTRIES = [

@@ -106,7 +106,7 @@ def browser():
 def server(tmp_path_factory) -> Iterator[str]:
     """One migrated SQLite database and one server process for a module's browser tests; a
     module that needs its server set up otherwise defines its own."""
-    from app.db import migrate
+    from app.storage.db import migrate
 
     folder = tmp_path_factory.mktemp("server")
     database_url = f"sqlite:///{folder / 'server.db'}"
@@ -205,7 +205,7 @@ def postgres_database() -> Iterator[str]:
 def migrated_database(kind: str, folder: Path) -> Iterator[str]:
     """A new, migrated database: an SQLite file in `folder`, or a PostgreSQL database dropped
     afterwards."""
-    from app.db import migrate
+    from app.storage.db import migrate
 
     if kind == "sqlite":
         url = f"sqlite:///{folder / 'letters.db'}"
@@ -235,7 +235,7 @@ def app(settings: Settings):
     from sqlalchemy import delete
 
     from app.main import create_app
-    from app.models import Base
+    from app.storage.models import Base
 
     application = create_app(settings)
     with application.state.engine.begin() as connection:
@@ -285,7 +285,7 @@ class Clock:
 @pytest.fixture
 def clock(app) -> Clock:
     """The service's clock, stopped at the current moment; tests move it by hand."""
-    from app.staff import utc_now
+    from app.storage.staff import utc_now
 
     stopped = Clock(utc_now())
     app.dependency_overrides[utc_now] = stopped
@@ -295,7 +295,7 @@ def clock(app) -> Clock:
 @pytest.fixture
 def staff_account(app) -> tuple[str, str]:
     """A staff account made the way `letter-campaign staff add` makes it."""
-    from app.staff import add_staff, utc_now
+    from app.storage.staff import add_staff, utc_now
 
     with app.state.sessionmaker() as db:
         add_staff(db, STAFF_EMAIL, STAFF_PASSWORD, utc_now())

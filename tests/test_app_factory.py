@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from weasyprint import HTML
 
-from app.db import SchemaBehind, make_engine
 from app.main import create_app, create_served_app
 from app.settings import Settings
+from app.storage.db import SchemaBehind, make_engine
 from app.supporter import PAPERS
 from tests.conftest import migrated_database
 

@@ -49,7 +49,7 @@ def server_log(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def server(server_log: Path) -> str:
     """One migrated SQLite database and one server process for the whole module."""
-    from app.db import migrate
+    from app.storage.db import migrate
 
     database_url = f"sqlite:///{server_log.parent / 'journey.db'}"
     migrate(database_url)

@@ -4,7 +4,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from app.operations import (
+from app.storage.operations import (
     audit_log,
     campaign_status,
     pause_official,

@@ -13,8 +13,8 @@ from babel.messages.pofile import read_po
 from PIL import Image
 
 from app.i18n import LOCALES_DIR, translations
-from app.letters import confirm_posted, record_pack
 from app.settings import SOURCE_ROOT, Settings
+from app.storage.letters import confirm_posted, record_pack
 from tests.html_pages import Page
 
 UI = ("en", "ru", "kk")

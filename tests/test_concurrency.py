@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Letter
+from app.storage.models import Letter
 from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD
 from tests.staff_pages import csrf_token
 

@@ -20,13 +20,19 @@ from alembic import command
 from sqlalchemy import event, func, insert, select
 from sqlalchemy.orm import Session
 
-import app.counts as counts
-from app.counts import PUBLIC_MAX_AGE_S, dashboard_figures, differences
-from app.db import alembic_config, make_engine
-from app.letters import UnknownToken, confirm_posted, record_pack, record_pack_once, token_hash
-from app.models import Letter, LetterDay, LetterTotal
-from app.operations import audit_log
+import app.storage.counts as counts
 from app.settings import SOURCE_ROOT
+from app.storage.counts import PUBLIC_MAX_AGE_S, dashboard_figures, differences
+from app.storage.db import alembic_config, make_engine
+from app.storage.letters import (
+    UnknownToken,
+    confirm_posted,
+    record_pack,
+    record_pack_once,
+    token_hash,
+)
+from app.storage.models import Letter, LetterDay, LetterTotal
+from app.storage.operations import audit_log
 from tests.conftest import postgres_database
 from tests.servers import free_port, running
 from tests.test_letters import run_cli
@@ -225,8 +231,8 @@ from datetime import date
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from app.campaign import load_campaign
-from app.db import make_engine
-from app.letters import confirm_posted, record_pack
+from app.storage.db import make_engine
+from app.storage.letters import confirm_posted, record_pack
 from app.settings import Settings
 
 engine = make_engine(sys.argv[1])

@@ -145,7 +145,7 @@ class Elsewhere(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory) -> str:
-    from app.db import migrate
+    from app.storage.db import migrate
 
     folder = tmp_path_factory.mktemp("cross-site")
     database_url = f"sqlite:///{folder / 'letters.db'}"

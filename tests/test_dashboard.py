@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.letters import confirm_posted, record_pack
-from app.models import AuditEntry
 from app.settings import SOURCE_ROOT
+from app.storage.letters import confirm_posted, record_pack
+from app.storage.models import AuditEntry
 from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD
 from tests.servers import free_port, running
 from tests.staff_pages import dashboard_token, rows_by_label, tables
@@ -293,8 +293,8 @@ def wider_than_the_window(page) -> int:
 def test_the_staff_pages_work_in_a_browser_and_pass_axe_on_desktop_and_phone(tmp_path, campaign):
     from playwright.sync_api import sync_playwright
 
-    from app.db import make_engine, migrate
-    from app.staff import add_staff, utc_now
+    from app.storage.db import make_engine, migrate
+    from app.storage.staff import add_staff, utc_now
 
     database_url = f"sqlite:///{tmp_path / 'staff.db'}"
     migrate(database_url)

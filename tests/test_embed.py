@@ -17,12 +17,12 @@ from playwright.sync_api import expect
 from pydantic import ValidationError
 from sqlalchemy import insert, select
 
-from app.counts import by_embed_origin
-from app.db import make_engine, migrate
 from app.main import create_app
-from app.models import EmbedCount
 from app.routes.embed import snippet
 from app.settings import Settings
+from app.storage.counts import by_embed_origin
+from app.storage.db import make_engine, migrate
+from app.storage.models import EmbedCount
 from tests.html_pages import Page
 from tests.reading import flat
 from tests.servers import free_port, running

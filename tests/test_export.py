@@ -8,9 +8,9 @@ from datetime import date, timedelta
 
 from sqlalchemy import text
 
-from app.counts import DailyRow, stream_daily_rows
 from app.export import HEADER, csv_chunks
-from app.letters import confirm_posted, record_pack
+from app.storage.counts import DailyRow, stream_daily_rows
+from app.storage.letters import confirm_posted, record_pack
 from tests.staff_pages import dashboard_token
 
 EXPORT = "/dashboard/export.csv"

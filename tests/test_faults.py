@@ -18,11 +18,11 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from app.db import migrate
-from app.letters import token_hash
-from app.models import Letter
 from app.settings import SOURCE_ROOT
-from app.staff import add_staff, utc_now
+from app.storage.db import migrate
+from app.storage.letters import token_hash
+from app.storage.models import Letter
+from app.storage.staff import add_staff, utc_now
 from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD, migrated_database, postgres_database
 from tests.servers import free_port, running
 from tests.staff_pages import csrf_token

@@ -21,12 +21,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
-from app.counts import differences, recount
-from app.events import create_event
-from app.letters import new_token, record_pack_once
 from app.main import create_app
-from app.models import AuditEntry, Event, Letter, LetterDay
-from app.staff import add_staff, utc_now
+from app.storage.counts import differences, recount
+from app.storage.events import create_event
+from app.storage.letters import new_token, record_pack_once
+from app.storage.models import AuditEntry, Event, Letter, LetterDay
+from app.storage.staff import add_staff, utc_now
 from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD, TYPED_FORM
 from tests.html_pages import Page
 from tests.reading import flat
@@ -491,7 +491,7 @@ def kiosk_server(tmp_path_factory):
     """A server on SQLite with an organiser's account, as staff run it at an event."""
     from sqlalchemy.orm import Session
 
-    from app.db import make_engine, migrate
+    from app.storage.db import make_engine, migrate
 
     folder = tmp_path_factory.mktemp("kiosk")
     database_url = f"sqlite:///{folder / 'kiosk.db'}"

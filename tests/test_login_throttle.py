@@ -15,10 +15,10 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-import app.staff as staff
-from app.models import LoginFailure, Staff
+import app.storage.staff as staff
 from app.settings import SOURCE_ROOT
-from app.staff import (
+from app.storage.models import LoginFailure, Staff
+from app.storage.staff import (
     ACCOUNT_CEILINGS,
     DEVICE_MAX_AGE,
     FIRST_LOCK,

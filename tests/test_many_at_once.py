@@ -18,8 +18,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Letter
 from app.settings import SOURCE_ROOT
+from app.storage.models import Letter
 from tests.html_pages import Page
 from tests.servers import free_port, running
 

@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.db import migrate
 from app.glyphs import printable
 from app.main import create_app
 from app.settings import Settings
+from app.storage.db import migrate
 from tests.reading import pdf_text
 
 EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "40"))

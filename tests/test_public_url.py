@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.operations import add_update
 from app.settings import Settings
+from app.storage.operations import add_update
 from tests.html_pages import Page
 
 PUBLIC = "https://letters.example.org"

@@ -18,9 +18,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from app.db import migrate
 from app.main import create_app
 from app.settings import Settings
+from app.storage.db import migrate
 
 # What the API promises: never a 500, and answers as its schema documents them (status, media
 # type, headers, body). Schemathesis' "acceptance" checks are left out on purpose: the schema

@@ -22,7 +22,7 @@ def second(monkeypatch, database_url: str):
     from sqlalchemy import delete
 
     from app.main import create_app
-    from app.models import Base
+    from app.storage.models import Base
 
     monkeypatch.setenv("CAMPAIGN_DIR", str(SECOND))
     application = create_app(Settings(database_url=database_url, secret_key="test-secret-key"))

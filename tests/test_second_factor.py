@@ -14,11 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
-import app.staff as staff
+import app.storage.staff as staff
 from app.main import create_app
-from app.models import AuditEntry, LoginFailure, RecoveryCode, Staff, StaffSession
 from app.settings import SOURCE_ROOT, Settings
-from app.staff import FIRST_LOCK, FREE_ATTEMPTS
+from app.storage.models import AuditEntry, LoginFailure, RecoveryCode, Staff, StaffSession
+from app.storage.staff import FIRST_LOCK, FREE_ATTEMPTS
 from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD
 from tests.html_pages import Page
 from tests.staff_pages import csrf_token, log_in

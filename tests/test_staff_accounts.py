@@ -17,10 +17,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func
 from sqlalchemy import select as sql_select
 
-from app.letters import record_pack
-from app.models import AuditEntry, LoginFailure, Staff, StaffSession
 from app.settings import SOURCE_ROOT
-from app.staff import FIRST_LOCK, FREE_ATTEMPTS, add_staff, utc_now
+from app.storage.letters import record_pack
+from app.storage.models import AuditEntry, LoginFailure, Staff, StaffSession
+from app.storage.staff import FIRST_LOCK, FREE_ATTEMPTS, add_staff, utc_now
 from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD
 from tests.staff_pages import csrf_token, dashboard_token, log_in, refusal
 
@@ -318,7 +318,7 @@ def test_every_refused_login_does_the_same_hashing_work_holding_no_connection(
     """Unknown address, wrong password, locked account: one Argon2 check each, with no database
     transaction open, so neither the time an answer takes nor a supporter's write waiting on
     the database lock tells them apart."""
-    import app.staff as staff
+    import app.storage.staff as staff
 
     pool, connections, verify = app.state.engine.pool, [], staff._verify
 

@@ -13,15 +13,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from app.db import alembic_config, make_engine
-from app.events import create_event
-from app.letters import confirm_posted, record_pack
-from app.models import AuditEntry, Base, Staff
-from app.offline import record_paper_letters
-from app.operations import add_update, pause_official
 from app.routes import dashboard, staff_admin, steering
 from app.settings import SOURCE_ROOT
-from app.staff import add_staff, utc_now
+from app.storage.db import alembic_config, make_engine
+from app.storage.events import create_event
+from app.storage.letters import confirm_posted, record_pack
+from app.storage.models import AuditEntry, Base, Staff
+from app.storage.offline import record_paper_letters
+from app.storage.operations import add_update, pause_official
+from app.storage.staff import add_staff, utc_now
 from tests.conftest import postgres_database
 from tests.html_pages import Page
 from tests.servers import free_port, running
@@ -67,21 +67,21 @@ def logged_in(app, accounts):
 
 
 def paper_entry_id(app) -> int:
-    from app.models import OfflineLetters
+    from app.storage.models import OfflineLetters
 
     with app.state.sessionmaker() as db:
         return db.scalar(select(OfflineLetters.id))
 
 
 def event_id(app) -> int:
-    from app.models import Event
+    from app.storage.models import Event
 
     with app.state.sessionmaker() as db:
         return db.scalar(select(Event.id))
 
 
 def update_id(app) -> int:
-    from app.models import CaseUpdate
+    from app.storage.models import CaseUpdate
 
     with app.state.sessionmaker() as db:
         return db.scalar(select(CaseUpdate.id))
@@ -341,7 +341,7 @@ SCREENS = {390: {"width": 390, "height": 844}, 1280: {"width": 1280, "height": 8
 @pytest.fixture
 def served(tmp_path, campaign):
     """A server on a database with an account of each role and a month of letters."""
-    from app.db import migrate
+    from app.storage.db import migrate
 
     database_url = f"sqlite:///{tmp_path / 'roles.db'}"
     migrate(database_url)

@@ -8,7 +8,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from app.models import CaseUpdate
+from app.storage.models import CaseUpdate
 from tests.staff_pages import STEERING, steering_token
 from tests.test_campaign_operations import cli
 from tests.test_campaign_state import set_state

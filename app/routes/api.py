@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.campaign import Campaign, Recipient, UnknownRecipient
-from app.counts import public_stats
-from app.db import get_session
 from app.i18n import negotiate, render
-from app.letters import UnknownToken, confirm_posted, record_pack
-from app.operations import (
+from app.storage.counts import public_stats
+from app.storage.db import get_session
+from app.storage.letters import UnknownToken, confirm_posted, record_pack
+from app.storage.operations import (
     PausedRecipient,
     UnverifiedRecipient,
     choose_writable,

@@ -3,7 +3,7 @@ the CSV export.
 
 Nothing here answers without a live staff session: pages redirect to /login, the export answers
 401, and neither says anything about the counts. Each page and form also checks the account's
-role, read from the database on every request (app/staff.py): a role that may not answers 403.
+role, read from the database on every request (storage/staff.py): a role that may not answers 403.
 """
 
 from collections.abc import Callable
@@ -19,21 +19,21 @@ from sqlalchemy.orm import Session
 
 from app.campaign import LANGUAGE_NAMES
 from app.chart import daily_chart
-from app.counts import by_embed_origin, dashboard_figures, stream_daily_rows
-from app.db import get_session
-from app.events import event_day, events_with_counts
 from app.export import csv_chunks
-from app.models import Staff, StaffSession
-from app.offline import (
+from app.routes.embed import snippet
+from app.storage.counts import by_embed_origin, dashboard_figures, stream_daily_rows
+from app.storage.db import get_session
+from app.storage.events import event_day, events_with_counts
+from app.storage.models import Staff, StaffSession
+from app.storage.offline import (
     InvalidEntry,
     delete_paper_letters,
     paper_entries,
     parse_entry,
     record_paper_letters,
 )
-from app.operations import read_pack_conditions, staff_view
-from app.routes.embed import snippet
-from app.staff import (
+from app.storage.operations import read_pack_conditions, staff_view
+from app.storage.staff import (
     DEVICE_MAX_AGE,
     LOGIN_FORM_MAX_AGE,
     SECOND_STEP_MAX_AGE,

@@ -18,11 +18,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from app.db import get_session
 from app.errors import problem_page
 from app.i18n import N_, gettext, ui_language
 from app.routes import supporter
 from app.security import EMBED_PATH
+from app.storage.db import get_session
 
 NOT_HERE_HEADING = N_("This form is not available here")
 NOT_HERE_TEXT = N_(

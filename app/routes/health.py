@@ -7,8 +7,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.db import SchemaBehind, check_schema
 from app.metrics import CONTENT_TYPE
+from app.storage.db import SchemaBehind, check_schema
 
 router = APIRouter(include_in_schema=False)
 

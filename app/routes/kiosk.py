@@ -1,5 +1,5 @@
 """A write-a-thon's kiosk: the campaign's form on a shared computer, for one supporter after
-another (app/events.py). `/kiosk/{token}` makes letters on the event's day until staff end it;
+another (storage/events.py). `/kiosk/{token}` makes letters on the event's day until staff end it;
 the form, preview and edit steps are the supporter's own (app/routes/supporter.py), told through
 `request.state.kiosk` to stay under the link and to count for the event.
 
@@ -22,14 +22,14 @@ from starlette.datastructures import FormData
 
 from app.campaign import Recipient
 from app.errors import busy_response
-from app.events import KIOSK_TOKEN, event_day, kiosk_event, state
 from app.forms import form_token_signed, new_form_token
 from app.i18n import ui_language
-from app.letters import record_pack_once
 from app.render import Busy
 from app.routes import supporter
 from app.security import CONTENT_SECURITY_POLICY
-from app.staff import utc_now
+from app.storage.events import KIOSK_TOKEN, event_day, kiosk_event, state
+from app.storage.letters import record_pack_once
+from app.storage.staff import utc_now
 from app.supporter import Supporter
 from app.variants import decode as decode_variants
 from app.variants import pick as pick_variants

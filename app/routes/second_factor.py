@@ -2,7 +2,7 @@
 
 The login form sends an account with a second factor here with a signed, short-lived cookie that
 says its password was right (app/routes/dashboard.py); a session opens only when the code is
-right too. Codes are tried against the same locks and budget as passwords (app/staff.py).
+right too. Codes are tried against the same locks and budget as passwords (app/storage/staff.py).
 """
 
 from typing import Annotated
@@ -22,7 +22,7 @@ from app.routes.dashboard import (
     _secret,
     logged_in,
 )
-from app.staff import LoginRefused, check_second_factor, second_step_staff_id
+from app.storage.staff import LoginRefused, check_second_factor, second_step_staff_id
 
 CODE_REFUSED = (
     "Wrong code, or a code used already: each opens one login, so wait for the app's next "

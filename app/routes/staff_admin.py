@@ -11,10 +11,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Staff, StaffSession
-from app.operations import audit
 from app.routes.dashboard import (
     DB,
     NO_STORE,
@@ -24,7 +23,9 @@ from app.routes.dashboard import (
     _render,
     staff_context,
 )
-from app.staff import ROLES, LastAdmin, StaffError, as_utc, list_staff, set_role
+from app.storage.models import Staff, StaffSession
+from app.storage.operations import audit
+from app.storage.staff import ROLES, LastAdmin, StaffError, as_utc, list_staff, set_role
 
 router = APIRouter(include_in_schema=False)
 
@@ -62,7 +63,12 @@ def change_role(
     now: Now,
     role: Annotated[str, Form()] = "",
 ) -> Response:
-    staff = db.get(Staff, staff_id)
+    # On PostgreSQL the admins' rows are locked, then the account's, before its role is read:
+    # two changes sent at once (two tabs, two admins) take turns, always locking in this order,
+    # and the second reads the role the first left, so a change sent twice is made and
+    # audited once. SQLite's write lock, taken at the first statement, does the same.
+    db.execute(select(Staff.id).where(Staff.role == "admin").order_by(Staff.id).with_for_update())
+    staff = db.get(Staff, staff_id, with_for_update=True)
     if staff is None:
         raise HTTPException(404, "no such staff account")
     try:

@@ -4,7 +4,7 @@ official's reply, post and delete a case update, create a write-a-thon and end i
 and post the letters written there.
 
 Each form carries the session's CSRF token and needs an organiser or admin; each change and its
-audit entry are one transaction (app/operations.py), so what staff see on any instance is what
+audit entry are one transaction (storage/operations.py), so what staff see on any instance is what
 every supporter gets.
 """
 
@@ -15,9 +15,10 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from app.events import create_event, end_event, event_day, post_letters
-from app.models import Staff, StaffSession
-from app.operations import (
+from app.routes.dashboard import DB, NO_STORE, Now, OrganiserForm, _render
+from app.storage.events import create_event, end_event, event_day, post_letters
+from app.storage.models import Staff, StaffSession
+from app.storage.operations import (
     OperationError,
     add_reply,
     add_update,
@@ -27,7 +28,6 @@ from app.operations import (
     resume_official,
     set_state,
 )
-from app.routes.dashboard import DB, NO_STORE, Now, OrganiserForm, _render
 
 router = APIRouter(include_in_schema=False)
 

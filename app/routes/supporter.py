@@ -3,7 +3,7 @@ downloads, the private "I have posted them" page and the privacy notice; and eve
 pages load, all served by this service (no page loads anything from another host).
 
 Nothing a supporter types is kept between requests: each step posts every value again from
-hidden fields, and only the anonymous rows of app/letters.py reach the database.
+hidden fields, and only the anonymous rows of app/storage/letters.py reach the database.
 """
 
 from dataclasses import dataclass
@@ -18,8 +18,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from app.campaign import LANGUAGE_NAMES, Campaign, Recipient
-from app.counts import public_stats
-from app.db import get_session
 from app.errors import busy_response, problem_page
 from app.feed import atom_feed
 from app.forms import Checked, SupporterForm, check, form_token_signed, new_form_token, valid_token
@@ -35,11 +33,19 @@ from app.i18n import (
     render,
     ui_language,
 )
-from app.letters import UnknownToken, confirm_posted, letters_of, record_pack_once
-from app.operations import PackConditions, in_language, read_pack_conditions, replies, updates
 from app.render import Busy, LetterRenderer
 from app.rich_text import linkify
 from app.share_image import share_image
+from app.storage.counts import public_stats
+from app.storage.db import get_session
+from app.storage.letters import UnknownToken, confirm_posted, letters_of, record_pack_once
+from app.storage.operations import (
+    PackConditions,
+    in_language,
+    read_pack_conditions,
+    replies,
+    updates,
+)
 from app.supporter import LETTER_COUNTRIES, PAPERS, Supporter, usual_paper
 from app.variants import decode as decode_variants
 from app.variants import encode as encode_variants

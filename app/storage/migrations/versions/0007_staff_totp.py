@@ -5,7 +5,7 @@ Revises: 0006
 
 A stolen password was enough to steer the campaign. An account enrolled with `letter-campaign
 staff totp EMAIL` is asked, after its password, for a six-digit code (RFC 6238) or one of its
-recovery codes (app/staff.py).
+recovery codes (app/storage/staff.py).
 
 `totp_secret` is kept as it is, not hashed: the server must compute codes from it. It is shown
 once, at enrolment, and never logged, listed or put in a page. It is not encrypted with

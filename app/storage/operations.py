@@ -13,8 +13,15 @@ from sqlalchemy import DateTime, String, cast, delete, func, null, select, union
 from sqlalchemy.orm import Session
 
 from app.campaign import Campaign, Recipient
-from app.models import AuditEntry, CampaignState, CaseUpdate, OfficialCheck, OfficialPause, Reply
 from app.rich_text import first_line, plain_text
+from app.storage.models import (
+    AuditEntry,
+    CampaignState,
+    CaseUpdate,
+    OfficialCheck,
+    OfficialPause,
+    Reply,
+)
 
 State = Literal["open", "paused", "closed"]
 STATES: tuple[State, ...] = ("open", "paused", "closed")

@@ -79,7 +79,7 @@ class LetterDay(Base):
 class EmbedCount(Base):
     """Packs and letters made through the form framed on an allowed site (EMBED_ORIGINS), per
     origin the snippet names: the origin only, nothing about the visitor. Written in the same
-    transaction as the letter rows (app/letters.py)."""
+    transaction as the letter rows (app/storage/letters.py)."""
 
     __tablename__ = "embed_counts"
 
@@ -104,7 +104,7 @@ class Event(Base):
     kiosk_token: Mapped[str] = mapped_column(String(64), unique=True)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    # What was written here, kept like LetterTotal in the letters' transactions (app/counts.py).
+    # What was written here, kept like LetterTotal in the letters' transactions (storage/counts.py).
     packs: Mapped[int] = mapped_column(Integer, default=0)
     generated: Mapped[int] = mapped_column(Integer, default=0)
     sent: Mapped[int] = mapped_column(Integer, default=0)
@@ -132,14 +132,14 @@ class Staff(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     role: Mapped[str] = mapped_column(String(16), default="organiser", server_default="organiser")
-    # The second factor (app/staff.py; migration 0007 says how the secret is protected).
+    # The second factor (app/storage/staff.py; migration 0007 says how the secret is protected).
     totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger, default=None)
     login_failures: Mapped[list["LoginFailure"]] = relationship(viewonly=True)
 
 
 class LoginFailure(Base):
-    """A wrong password given for a staff account, kept a day to slow guessing (app/staff.py).
+    """A wrong password given for a staff account, kept a day to slow guessing (storage/staff.py).
 
     `client` is a keyed hash (HMAC with SECRET_KEY) of the client's address or of its device
     cookie; the address itself is not kept.

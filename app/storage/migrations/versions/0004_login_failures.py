@@ -4,7 +4,7 @@ Revision ID: 0004
 Revises: 0003
 
 A stranger's wrong passwords locked the account for its owner too. Failures are now rows, each
-with a keyed hash of its client, kept a day: app/staff.py locks a client after its own failures
+with a keyed hash of its client, kept a day: storage/staff.py locks a client after its own failures
 and counts all of them against the account's budget. The old lock and count go; an account
 locked at the upgrade starts afresh.
 

@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.letters import post_event_letters
-from app.models import Event
-from app.operations import OperationError, audit
 from app.rich_text import plain_text
+from app.storage.letters import post_event_letters
+from app.storage.models import Event
+from app.storage.operations import OperationError, audit
 
 TEXT_LIMIT = 200
 KIOSK_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")

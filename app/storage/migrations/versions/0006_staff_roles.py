@@ -5,7 +5,7 @@ Revises: 0005
 
 Every account could do everything, closing the campaign included; a campaign group hands read
 access to volunteers and press officers. `viewer` sees the numbers and the export, `organiser`
-also steers the campaign, `admin` also manages staff accounts (app/staff.py). Accounts that
+also steers the campaign, `admin` also manages staff accounts (app/storage/staff.py). Accounts that
 exist at the upgrade could steer before, so they become `organiser`; an operator then names
 the admins with `letter-campaign staff role EMAIL admin`.
 """

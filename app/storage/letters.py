@@ -11,8 +11,8 @@ from sqlalchemy import ColumnElement, and_, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app.campaign import Recipient
-from app.counts import add_to_counts, add_to_embed_count, add_to_event
-from app.models import Letter
+from app.storage.counts import add_to_counts, add_to_embed_count, add_to_event
+from app.storage.models import Letter
 
 
 class UnknownToken(LookupError):

@@ -11,9 +11,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.campaign import Campaign
-from app.models import OfflineLetters, Staff
-from app.operations import audit
 from app.rich_text import plain_text
+from app.storage.models import OfflineLetters, Staff
+from app.storage.operations import audit
 
 MAX_COUNT = 100_000
 MAX_NOTE = 500

@@ -1,7 +1,7 @@
 from alembic import context
 
-from app.db import make_engine
-from app.models import Base
+from app.storage.db import make_engine
+from app.storage.models import Base
 
 
 def run(connection) -> None:  # type: ignore[no-untyped-def]

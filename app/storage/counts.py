@@ -34,10 +34,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app import models
 from app.campaign import Campaign
-from app.db import READ_ONLY, read_snapshot
-from app.models import EmbedCount, Letter, LetterDay, LetterTotal, OfflineLetters
+from app.storage import models
+from app.storage.db import READ_ONLY, read_snapshot
+from app.storage.models import EmbedCount, Letter, LetterDay, LetterTotal, OfflineLetters
 
 PUBLIC_MAX_AGE_S = 5.0
 """How old the public counter may be when letters are written by another process."""
@@ -441,7 +441,7 @@ def recount(connection: Connection) -> None:
     """Rebuild the running counts from the letter rows, e.g. after letters were bulk-loaded
     without them. Letters written meanwhile wait for the caller's commit: on PostgreSQL the
     letters are locked against writes (and against a second rebuild), on SQLite the transaction
-    holds the write lock from its start (app.db)."""
+    holds the write lock from its start (app.storage.db)."""
     if connection.dialect.name == "postgresql":
         connection.execute(text("LOCK TABLE letters IN SHARE ROW EXCLUSIVE MODE"))
     connection.execute(delete(LetterTotal))

@@ -26,8 +26,8 @@ from itsdangerous import BadSignature, Signer, TimestampSigner
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.models import LoginFailure, RecoveryCode, Staff, StaffSession
 from app.ratelimit import client_address
+from app.storage.models import LoginFailure, RecoveryCode, Staff, StaffSession
 
 MIN_PASSWORD_LENGTH = 12
 LOGIN_FORM_MAX_AGE = 3600

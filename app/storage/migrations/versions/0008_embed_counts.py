@@ -6,7 +6,7 @@ Revises: 0007
 The dashboard shows how many packs and letters (`generated`, as in letter_totals) came through
 the embed for each origin in EMBED_ORIGINS. Only the origin the snippet names is kept, never
 anything about the visitor, and the row is written in the same transaction as the letters it
-counts (app/letters.py). The table starts empty: no letter before this revision came through an
+counts (storage/letters.py). The table starts empty: no letter before this revision came through an
 embed.
 """
 
