@@ -11,6 +11,7 @@ those rendered in full, and tests/test_speedups.py fails when a WeasyPrint that 
 allows turns any of them off.
 """
 
+CHECKED_WITH = "70."  # the WeasyPrint release whose internals the speed-ups were checked on
 COMPOSITION = "composition"
 SHARED_STYLES = "shared_styles"
 MARGIN_BOXES = "margin_boxes"

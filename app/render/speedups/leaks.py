@@ -19,7 +19,8 @@ import weasyprint
 import weasyprint.pdf.fonts as pdf_fonts
 from weasyprint.text.ffi import ffi, pango
 
-CHECKED_WITH = "70."
+from app.render.speedups import CHECKED_WITH
+
 GLIB_NAMES = ("libglib-2.0.so.0", "glib-2.0", "libglib-2.0.0.dylib", "libglib-2.0-0.dll")
 LEAKING_CALL = "ffi.string(\n            pango.pango_font_description_to_string(description))"
 

@@ -21,7 +21,8 @@ from weasyprint.formatting_structure import boxes
 from weasyprint.layout import page as page_layout
 from weasyprint.text.fonts import FontConfiguration
 
-CHECKED_WITH = "70."
+from app.render.speedups import CHECKED_WITH
+
 MARKED = "_letter_campaign_skip_empty_margin_boxes"
 AT_KEYWORDS = tuple(
     f"@{side}-{place}"

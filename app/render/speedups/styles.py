@@ -36,8 +36,9 @@ import weasyprint
 from weasyprint.css import ComputedStyle, StyleFor
 from weasyprint.text.fonts import FontConfiguration
 
+from app.render.speedups import CHECKED_WITH
+
 LOGGER = logging.getLogger("letter_campaign.pdf")
-CHECKED_WITH = "70."  # the WeasyPrint release whose internals this relies on
 MAX_STYLES = 5_000  # per template version; this campaign's use about 1,500
 MAX_VALUES = 2_000  # the stylesheets' list values (`content`): this campaign's 5
 OWN_STYLES = ("html", "body")
