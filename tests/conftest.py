@@ -312,19 +312,28 @@ def staff_client(client, staff_account):
     return client
 
 
-@pytest.fixture
-def two_servers(app, database_url: str, tmp_path: Path):
-    """Two `letter-campaign serve` processes on the test's (emptied) database."""
+@contextmanager
+def serving_twice(database_url: str, folder: Path, **settings: str) -> Iterator[tuple[str, str]]:
+    """Two `letter-campaign serve` processes on one database, with `settings` (environment
+    variables) on top of the test run's own; their logs go to `folder`."""
     env = {
         "DATABASE_URL": database_url,
         "SECRET_KEY": "a shared secret of at least thirty-two characters",
         "LOG_LEVEL": "warning",
         "WORKERS": "1",
+        **settings,
     }
     cli = str(SOURCE_ROOT / ".venv" / "bin" / "letter-campaign")
     first, second = free_port(), free_port()
     with (
-        running([cli, "serve", "--port", str(first)], env, first, tmp_path / "a.log") as (a, _),
-        running([cli, "serve", "--port", str(second)], env, second, tmp_path / "b.log") as (b, _),
+        running([cli, "serve", "--port", str(first)], env, first, folder / "a.log") as (a, _),
+        running([cli, "serve", "--port", str(second)], env, second, folder / "b.log") as (b, _),
     ):
         yield a, b
+
+
+@pytest.fixture
+def two_servers(app, database_url: str, tmp_path: Path):
+    """Two `letter-campaign serve` processes on the test's (emptied) database."""
+    with serving_twice(database_url, tmp_path) as servers:
+        yield servers
