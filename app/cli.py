@@ -2,6 +2,7 @@
 and the operators' tasks (staff accounts, campaign state, officials, letter counts)."""
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -136,10 +137,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     except SchemaBehind as exc:
         return _fail(str(exc))
     workers = args.workers or settings.workers
-    with tempfile.TemporaryDirectory(prefix="letter-campaign-metrics-") as counts:
-        if workers > 1:
+    with contextlib.ExitStack() as stack:
+        if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             # Each worker writes its counts there and /metrics adds them up (app/metrics.py).
-            os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", counts)
+            counts = tempfile.TemporaryDirectory(prefix="letter-campaign-metrics-")
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = stack.enter_context(counts)
         uvicorn.run(
             "app.main:create_served_app",
             factory=True,

@@ -7,6 +7,7 @@ import re
 from datetime import date
 from importlib.metadata import requires, version
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -14,9 +15,10 @@ from app.campaign import LANGUAGES
 from app.main import create_app
 from app.render import LetterRenderer, RenderBudgetExceeded
 from app.render.speedups import CHECKED_WITH, NAMES
-from app.settings import Settings
+from app.settings import SOURCE_ROOT, Settings
 from app.supporter import PAPERS, Supporter
 from tests.conftest import KAZAKH_NAME, migrated_database
+from tests.servers import free_port, running
 
 TOKEN = "metrics-token-for-tests"
 TODAY = date(2026, 12, 4)
@@ -160,3 +162,23 @@ def test_metrics_count_a_pack_refused_over_its_budget(make_app, supporter_data, 
         samples = scrape(client)
     assert samples['letter_campaign_packs_refused_total{reason="budget"}'] == 1
     assert samples["letter_campaign_packs_made_total"] == 0
+
+
+@pytest.mark.slow
+def test_metrics_add_up_the_counts_of_every_web_worker(tmp_path, supporter_data):
+    """`serve --workers 2`: each worker counts its own packs, and whichever answers /metrics
+    gives the sum."""
+    with migrated_database("sqlite", tmp_path) as url:
+        env = {"DATABASE_URL": url, "METRICS_TOKEN": TOKEN, "LOG_LEVEL": "warning"}
+        cli = str(SOURCE_ROOT / ".venv" / "bin" / "letter-campaign")
+        port = free_port()
+        command = [cli, "serve", "--port", str(port), "--workers", "2"]
+        with running(command, env, port, tmp_path / "serve.log") as (base, _):
+            body = {**supporter_data, "recipients": ["ombudsman"]}
+            for _ in range(6):  # a connection each: uvicorn's workers share the socket
+                with httpx.Client(base_url=base) as http:
+                    assert http.post("/api/letters", json=body).status_code == 200
+            for _ in range(4):
+                with httpx.Client(base_url=base) as http:
+                    response = http.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+                assert "letter_campaign_packs_made_total 6.0" in response.text.splitlines()
