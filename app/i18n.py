@@ -7,6 +7,7 @@ files in app/locales by `make install` (pybabel compile).
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from gettext import NullTranslations
@@ -46,6 +47,23 @@ def N_(message: str) -> str:  # noqa: N802 (the gettext convention for "translat
     return message
 
 
+@dataclass(frozen=True)
+class Plural:
+    """A message whose words follow a number: its English singular and plural, as NN_ marks them.
+    A catalogue holds as many forms as its language needs (Russian three: 1 and 21 take one, 2 to
+    4 another, 5 to 20 a third), and ngettext() picks one for the number shown."""
+
+    singular: str
+    plural: str
+
+
+def NN_(singular: str, plural: str) -> Plural:  # noqa: N802 (N_ for a message with a plural)
+    """Marks a message with a plural for extraction (babel.cfg's command names it `-k NN_:1,2`);
+    it is translated where it is shown, for its number, by ngettext(). Each such message carries
+    one number, %(num)s: a sentence with several numbers is a frame of parts, one number each."""
+    return Plural(singular, plural)
+
+
 class MissingCatalogue(RuntimeError):
     """A compiled catalogue is missing: the set-up did not run."""
 
@@ -64,6 +82,13 @@ def translations(lang: str) -> NullTranslations:
 def gettext(lang: str, message: str, **variables: object) -> str:
     """A message in the UI language, formatted like the templates' newstyle gettext."""
     return translations(lang).gettext(message) % variables
+
+
+def ngettext(lang: str, message: Plural, n: int, **variables: object) -> str:
+    """The form of a message for the number n in the UI language, formatted like the templates'
+    newstyle ngettext: %(num)s is n, written as the language writes numbers."""
+    variables.setdefault("num", number(n, lang))
+    return translations(lang).ngettext(message.singular, message.plural, n) % variables
 
 
 def negotiate(accept_language: str | None) -> str:
