@@ -32,7 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.errors import problem_page, wants_json
-from app.i18n import N_, gettext, ui_language
+from app.i18n import N_, NN_, gettext, ngettext, ui_language
 
 LOGGER = logging.getLogger("letter_campaign.ratelimit")
 REDIS_TIMEOUT_S = 0.5
@@ -59,17 +59,39 @@ DESCRIPTIONS = {
     "event": "letter packs from one event's kiosk",
 }
 WAIT_HEADING = N_("Please wait a moment")
+# Each refusal names three numbers: the limit, its window and the wait. Each agrees with its own
+# noun (Russian: «не более 21 комплекта», «за 5 минут», «через 2 секунды»), and one message has
+# one number to pick its plural form, so the sentence is a frame and each number a part of its
+# own, its preposition with it (a language puts the case or suffix the preposition needs there,
+# and the frame orders the parts as it likes).
 WAIT_TEXT = N_(
-    "Many letters were requested from your connection in a short time: at most %(limit)s "
-    "packs per %(minutes)s minutes. Please try again in %(seconds)s seconds."
+    "Many letters were requested from your connection in a short time: %(limit)s %(window)s. "
+    "Please try again %(wait)s."
 )
 EVENT_WAIT_TEXT = N_(
-    "Many letters were made at this event in a short time: at most %(limit)s packs per "
-    "%(minutes)s minutes. Please try again in %(seconds)s seconds."
+    "Many letters were made at this event in a short time: %(limit)s %(window)s. "
+    "Please try again %(wait)s."
 )
 FORMS_WAIT_TEXT = N_(
-    "Many forms were sent from your connection in a short time: at most %(limit)s per "
-    "%(minutes)s minutes. Please try again in %(seconds)s seconds."
+    "Many forms were sent from your connection in a short time: %(limit)s %(window)s. "
+    "Please try again %(wait)s."
+)
+AT_MOST_PACKS = NN_("at most %(num)s pack", "at most %(num)s packs")
+AT_MOST_FORMS = NN_("at most %(num)s form", "at most %(num)s forms")
+# The window in the largest unit it is a whole number of: a one-unit window is a rate ("per
+# hour", «в час»), a message of its own; a longer one a number of units.
+WINDOW_UNITS = (
+    (86400, N_("per day"), NN_("per %(num)s day", "per %(num)s days")),
+    (3600, N_("per hour"), NN_("per %(num)s hour", "per %(num)s hours")),
+    (60, N_("per minute"), NN_("per %(num)s minute", "per %(num)s minutes")),
+    (1, N_("per second"), NN_("per %(num)s second", "per %(num)s seconds")),
+)
+# The wait rounded up to whole minutes from two minutes, to whole hours from two hours: never
+# sooner than Retry-After, which keeps the exact seconds.
+WAIT_UNITS = (
+    (7200, 3600, NN_("in %(num)s hour", "in %(num)s hours")),
+    (120, 60, NN_("in %(num)s minute", "in %(num)s minutes")),
+    (0, 1, NN_("in %(num)s second", "in %(num)s seconds")),
 )
 
 
@@ -114,8 +136,9 @@ class Refusal:
 
     @property
     def stated(self) -> str:
-        """The limit in words, e.g. "20 per 1 minute"."""
-        return f"{self.limit.amount} per {self.limit.multiples} {self.limit.GRANULARITY.name}"
+        """The limit in words, e.g. "20 per 1 minute", "20 per 5 minutes"."""
+        multiples, unit = self.limit.multiples, self.limit.GRANULARITY.name
+        return f"{self.limit.amount} per {multiples} {unit}{'' if multiples == 1 else 's'}"
 
 
 class RateLimiter:
@@ -189,15 +212,37 @@ def refusal_response(request: Request, refusal: Refusal) -> Response:
     if refusal.name == "login":
         text = f"Too many login attempts from your connection: {detail}."
     else:
-        waits = {"letters": WAIT_TEXT, "event": EVENT_WAIT_TEXT}
-        text = gettext(
-            ui_language(request),
-            waits.get(refusal.name, FORMS_WAIT_TEXT),
-            limit=refusal.limit.amount,
-            minutes=max(1, refusal.limit.get_expiry() // 60),
-            seconds=refusal.retry_after,
-        )
+        text = wait_text(ui_language(request), refusal)
     return problem_page(request, 429, WAIT_HEADING, [text], refusal.retry_after)
+
+
+def wait_text(lang: str, refusal: Refusal) -> str:
+    """What the refusal page says, in the UI language: the limit, its window and the wait, each
+    number with its noun in the form that number needs."""
+    frame, at_most = {
+        "letters": (WAIT_TEXT, AT_MOST_PACKS),
+        "event": (EVENT_WAIT_TEXT, AT_MOST_PACKS),
+    }.get(refusal.name, (FORMS_WAIT_TEXT, AT_MOST_FORMS))
+    return gettext(
+        lang,
+        frame,
+        limit=ngettext(lang, at_most, refusal.limit.amount),
+        window=window_text(lang, refusal.limit.get_expiry()),
+        wait=retry_text(lang, refusal.retry_after),
+    )
+
+
+def window_text(lang: str, seconds: int) -> str:
+    """A limit's window: "per hour", "per 5 minutes", "per 90 minutes", "per 30 days"."""
+    size, per_one, per_many = next(unit for unit in WINDOW_UNITS if seconds % unit[0] == 0)
+    count = seconds // size
+    return gettext(lang, per_one) if count == 1 else ngettext(lang, per_many, count)
+
+
+def retry_text(lang: str, seconds: int) -> str:
+    """When to try again: "in 40 seconds", "in 3 minutes", "in 5 hours", never too early."""
+    _, size, message = next(unit for unit in WAIT_UNITS if seconds >= unit[0])
+    return ngettext(lang, message, math.ceil(seconds / size))
 
 
 class RateLimit:

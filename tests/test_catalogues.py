@@ -4,19 +4,25 @@ A translation that loses %(num)s, or a plural form its language needs, shows up 
 is drawn with the number that picks it: Russian picks the form for 1 also for 21, 31, 101...
 Both checks below read the catalogues as they are edited, by hand: `msgfmt -c` (gettext, set up
 by `make install-test`), and our own reading, which also checks the entries msgfmt skips because
-they carry no python-format flag.
+they carry no python-format flag. And every message the extraction command in babel.cfg finds,
+N_ and NN_ (with a plural) alike, is in every catalogue, a plural with every form.
 """
 
 import gettext
 import re
+import shlex
 import shutil
 import subprocess
+from functools import cache
 from pathlib import Path
 
 import pytest
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.frontend import parse_keywords, parse_mapping_cfg
 from babel.messages.pofile import read_po
 
-from app.i18n import LOCALES_DIR
+from app.i18n import LOCALES_DIR, translations
+from app.settings import SOURCE_ROOT
 
 CATALOGUES = {path.parts[-3]: path for path in sorted(LOCALES_DIR.glob("*/LC_MESSAGES/*.po"))}
 PLACEHOLDER = re.compile(r"%\((\w+)\)")
@@ -94,6 +100,7 @@ BREAKAGES = {
     "a placeholder lost": ("kk", "Пошта индексі %(max)s таңбадан", "Пошта индексі 10 таңбадан"),
     "a placeholder misspelt": ("ru", "индекс может содержать не более %(max)s", "индекс %(maks)s"),
     "a plural form missing": ("ru", '\nmsgstr[2] "Скачать все %(num)s писем (PDF)"', ""),
+    "a Kazakh plural form missing": ("kk", '\nmsgstr[1] "ең көбі %(num)s жинақ"', ""),
     "the number lost from the form for 1, 21, 31": (
         "ru",
         "Скачать %(num)s письмо (PDF)",
@@ -127,3 +134,54 @@ def test_an_entry_without_the_python_format_flag_is_still_checked(tmp_path):
 
     assert msgfmt(po, tmp_path).returncode == 0  # what msgfmt alone lets through
     assert any("loses ['max']" in fault for fault in catalogue_faults(po))
+
+
+BABEL_CFG = SOURCE_ROOT / "babel.cfg"
+
+
+def extraction_keywords() -> dict:
+    """The keywords of the extraction command babel.cfg gives: pybabel's own and its `-k`s."""
+    command = next(line for line in BABEL_CFG.read_text().splitlines() if "pybabel extract" in line)
+    words = shlex.split(command.lstrip("# "))
+    marked = [words[at + 1] for at, word in enumerate(words) if word == "-k"]
+    return {**DEFAULT_KEYWORDS, **parse_keywords(marked)}
+
+
+@cache
+def extracted() -> tuple[tuple[str, str | tuple[str, str]], ...]:
+    """(file, message) for every message the command finds; a plural as (singular, plural)."""
+    with BABEL_CFG.open() as config:
+        method_map, options_map = parse_mapping_cfg(config)
+    found = extract_from_dir(str(SOURCE_ROOT), method_map, options_map, extraction_keywords())
+    return tuple((path, message) for path, _, message, *_ in found)
+
+
+def test_the_extraction_command_finds_every_message_marked_with_a_plural():
+    plurals = [(path, message) for path, message in extracted() if isinstance(message, tuple)]
+    for path in (SOURCE_ROOT / "app").rglob("*.py"):
+        if path.name == "i18n.py":
+            continue
+        marked = path.read_text(encoding="utf-8").count("NN_(")
+        found = [m for p, m in plurals if p == path.relative_to(SOURCE_ROOT).as_posix()]
+        assert len(found) == marked, f"{path.name}: {marked} NN_ markers, {len(found)} extracted"
+    assert ("at most %(num)s pack", "at most %(num)s packs") in {m for _, m in plurals}
+
+
+@pytest.mark.parametrize("lang", sorted(CATALOGUES))
+def test_every_extracted_message_is_in_the_catalogue_a_plural_with_every_form(lang):
+    with CATALOGUES[lang].open("rb") as stream:
+        catalog = read_po(stream)
+    compiled = translations(lang)
+    for path, message in extracted():
+        ids = message if isinstance(message, tuple) else (message,)
+        entry = catalog.get(ids[0])
+        where = f"{lang}: {ids[0]!r} ({path})"
+        assert entry is not None, f"{where} is not in the catalogue"
+        if isinstance(message, str):
+            assert entry.string and not entry.pluralizable, where
+            continue
+        assert entry.pluralizable and tuple(entry.id) == message, f"{where} is not its plural"
+        assert len(entry.string) == catalog.num_plurals and all(entry.string), where
+        for n in (1, 2, 5, 21):
+            shown = compiled.ngettext(*message, n)
+            assert shown in entry.string, f"{where}: not compiled, run make install"

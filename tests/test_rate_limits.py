@@ -9,9 +9,10 @@ import secrets
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from limits import parse
 
 from app.main import create_app
-from app.ratelimit import RateLimiter
+from app.ratelimit import RateLimiter, Refusal, retry_text, window_text
 from app.routes import assets, dashboard, second_factor, staff_admin, steering, supporter
 from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD, TYPED_FORM
 from tests.staff_pages import csrf_token
@@ -76,7 +77,7 @@ def test_the_form_shows_a_page_in_the_supporters_language_when_the_limit_is_reac
         refused = client.post("/letters/pdf?lang=ru", data=form)
     assert refused.status_code == 429
     assert refused.headers["content-type"].startswith("text/html")
-    assert 'lang="ru"' in refused.text and "не более 1 комплектов" in refused.text
+    assert 'lang="ru"' in refused.text and "не более 1 комплекта в день" in refused.text
     assert refused.headers["retry-after"].isdigit()
     app.state.engine.dispose()
 
@@ -173,9 +174,169 @@ def test_a_preview_over_the_forms_limit_is_a_page_in_the_supporters_language(lim
     assert refused.status_code == 429
     assert refused.headers["content-type"].startswith("text/html")
     assert 'lang="ru"' in refused.text and "Пожалуйста, подождите немного" in refused.text
-    assert "не более 2 за" in refused.text
+    assert "не более 2 форм в день" in refused.text
     assert 1 <= int(refused.headers["retry-after"]) <= 24 * 3600
     app.state.engine.dispose()
+
+
+@pytest.fixture
+def refusing(monkeypatch):
+    """Every limited request refused at once with the numbers given: `n` per `n` minutes, try
+    again in `n` seconds. The pages for any numbers, without making that many requests."""
+
+    def refuse(n: int) -> None:
+        async def hit(self, name: str, address: str) -> Refusal:
+            return Refusal(name, parse(f"{n} per {n} minute"), retry_after=n)
+
+        monkeypatch.setattr(RateLimiter, "hit", hit)
+
+    return refuse
+
+
+# What a refusal page says with each number n as the limit, the window (minutes) and the wait
+# (seconds): (letter packs, forms, wait). Russian takes one form for 1 and 21, another for 2, a
+# third for 5; Kazakh nouns stay as they are after a number.
+REFUSALS = {
+    (1, "en"): (
+        "at most 1 pack per minute",
+        "at most 1 form per minute",
+        "Please try again in 1 second.",
+    ),
+    (1, "ru"): (
+        "не более 1 комплекта в минуту",
+        "не более 1 формы в минуту",
+        "попробуйте снова через 1 секунду.",
+    ),
+    (1, "kk"): (
+        "минутына ең көбі 1 жинақ",
+        "минутына ең көбі 1 форма",
+        "1 секундтан кейін қайталап көріңіз.",
+    ),
+    (2, "en"): (
+        "at most 2 packs per 2 minutes",
+        "at most 2 forms per 2 minutes",
+        "Please try again in 2 seconds.",
+    ),
+    (2, "ru"): (
+        "не более 2 комплектов за 2 минуты",
+        "не более 2 форм за 2 минуты",
+        "попробуйте снова через 2 секунды.",
+    ),
+    (2, "kk"): (
+        "2 минут ішінде ең көбі 2 жинақ",
+        "2 минут ішінде ең көбі 2 форма",
+        "2 секундтан кейін қайталап көріңіз.",
+    ),
+    (5, "en"): (
+        "at most 5 packs per 5 minutes",
+        "at most 5 forms per 5 minutes",
+        "Please try again in 5 seconds.",
+    ),
+    (5, "ru"): (
+        "не более 5 комплектов за 5 минут",
+        "не более 5 форм за 5 минут",
+        "попробуйте снова через 5 секунд.",
+    ),
+    (5, "kk"): (
+        "5 минут ішінде ең көбі 5 жинақ",
+        "5 минут ішінде ең көбі 5 форма",
+        "5 секундтан кейін қайталап көріңіз.",
+    ),
+    (21, "en"): (
+        "at most 21 packs per 21 minutes",
+        "at most 21 forms per 21 minutes",
+        "Please try again in 21 seconds.",
+    ),
+    (21, "ru"): (
+        "не более 21 комплекта за 21 минуту",
+        "не более 21 формы за 21 минуту",
+        "попробуйте снова через 21 секунду.",
+    ),
+    (21, "kk"): (
+        "21 минут ішінде ең көбі 21 жинақ",
+        "21 минут ішінде ең көбі 21 форма",
+        "21 секундтан кейін қайталап көріңіз.",
+    ),
+}
+
+
+@pytest.mark.parametrize("n", sorted({n for n, _ in REFUSALS}))
+def test_each_number_on_a_refusal_page_agrees_with_its_own_noun(limited, refusing, n):
+    refusing(n)
+    app = create_app(limited())
+    with TestClient(app) as client:
+        for lang in ("en", "ru", "kk"):
+            packs, forms, wait = REFUSALS[(n, lang)]
+            pages = [
+                (f"/letters?lang={lang}", packs),
+                (f"/preview?lang={lang}", forms),
+                # A write-a-thon's kiosk: packs too, counted against its event.
+                (f"/kiosk/some-event/letters?lang={lang}", packs),
+            ]
+            for path, said in pages:
+                refused = client.post(path, data=FORM)
+                assert refused.status_code == 429, path
+                assert refused.headers["retry-after"] == str(n)
+                assert f'lang="{lang}"' in refused.text
+                assert said in refused.text and wait in refused.text, path
+    app.state.engine.dispose()
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 21])
+def test_the_api_states_the_limit_in_english_whatever_the_language(limited, refusing, n):
+    """The JSON is for programs: one wording, with its units in the plural from 2 on."""
+    refusing(n)
+    app = create_app(limited())
+    minutes = "1 minute" if n == 1 else f"{n} minutes"
+    with TestClient(app) as client:
+        for lang in ("en", "ru", "kk"):
+            refused = client.post(
+                f"/api/letters?lang={lang}", json={}, headers={"Accept-Language": lang}
+            )
+            assert refused.status_code == 429
+            assert refused.headers["retry-after"] == str(n)
+            assert refused.json()["detail"] == (
+                f"rate limit 'letters' reached: at most {n} per {minutes} of letter packs from "
+                f"one client; try again in {n} s"
+            )
+    app.state.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("seconds", "en", "ru"),
+    [
+        (60, "per minute", "в минуту"),
+        (3600, "per hour", "в час"),
+        (86400, "per day", "в день"),
+        (1, "per second", "в секунду"),
+        (5400, "per 90 minutes", "за 90 минут"),
+        (7200, "per 2 hours", "за 2 часа"),
+        (21 * 3600, "per 21 hours", "за 21 час"),
+        (30 * 86400, "per 30 days", "за 30 дней"),
+        (45, "per 45 seconds", "за 45 секунд"),
+    ],
+)
+def test_a_window_is_told_in_the_largest_unit_it_is_a_whole_number_of(seconds, en, ru):
+    assert (window_text("en", seconds), window_text("ru", seconds)) == (en, ru)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "en", "ru"),
+    [
+        (119, "in 119 seconds", "через 119 секунд"),
+        (120, "in 2 minutes", "через 2 минуты"),
+        (121, "in 3 minutes", "через 3 минуты"),
+        (1260, "in 21 minutes", "через 21 минуту"),
+        (7199, "in 120 minutes", "через 120 минут"),
+        (7200, "in 2 hours", "через 2 часа"),
+        (86400, "in 24 hours", "через 24 часа"),
+        (86399, "in 24 hours", "через 24 часа"),
+    ],
+)
+def test_a_long_wait_is_told_in_minutes_or_hours_rounded_up(seconds, en, ru):
+    """Rounded up, so a supporter who comes back when the page says is let through; the
+    Retry-After header keeps the exact seconds."""
+    assert (retry_text("en", seconds), retry_text("ru", seconds)) == (en, ru)
 
 
 def test_codes_of_the_second_factor_count_against_the_login_limit(limited):
