@@ -508,18 +508,10 @@ def from_tabs(app, servers) -> Iterator[Callable[[str, dict[str, str]], list[int
         yield send
 
 
-def race_on_postgresql(request: pytest.FixtureRequest, bug: str) -> None:
-    """A race found on PostgreSQL and not mended yet (app/storage/operations.py and offline.py):
-    the test is expected to fail there, when the posts meet."""
-    if request.node.callspec.params.get("database_url") == "postgresql":
-        request.applymarker(pytest.mark.xfail(reason=bug, strict=False))
-
-
 def test_a_first_change_of_state_or_a_pause_sent_from_several_tabs_at_once_is_made_once(
-    request, app, from_tabs
+    app, from_tabs
 ):
     """Each tab's change is made and audited; the state and the pause are one row each."""
-    race_on_postgresql(request, "set_state and pause_official insert their row twice: a 500")
     assert from_tabs("/dashboard/campaign-state", {"action": "pause"}) == [303] * TABS
     assert from_tabs("/dashboard/officials/ombudsman/pause", {"reason": "Moved"}) == [303] * TABS
     assert (rows(app, CampaignState), rows(app, OfficialPause)) == (1, 1)
@@ -527,10 +519,9 @@ def test_a_first_change_of_state_or_a_pause_sent_from_several_tabs_at_once_is_ma
 
 
 def test_an_update_or_paper_letters_deleted_from_several_tabs_at_once_are_deleted_once(
-    request, app, from_tabs
+    app, from_tabs
 ):
     """The first tab deletes, the others find nothing to delete."""
-    race_on_postgresql(request, "delete_update and delete_paper_letters delete and audit twice")
     with app.state.sessionmaker() as db:
         add_update(db, date.today(), {"en": "Posted in error."}, "setup")
         record_paper_letters(db, "ombudsman", 12, date.today(), "", None, utc_now(), "setup")

@@ -94,7 +94,8 @@ def delete_paper_letters(db: Session, entry_id: int, actor: str) -> bool:
     entry = db.get(OfflineLetters, entry_id)
     if entry is None:
         return False
-    db.execute(delete(OfflineLetters).where(OfflineLetters.id == entry_id))
+    if not db.execute(delete(OfflineLetters).where(OfflineLetters.id == entry_id)).rowcount:
+        return False  # deleted meanwhile, by a request that read it too
     detail = f"{entry.count} to {entry.recipient_id}, {entry.collected_on}"
     audit(db, actor, "paper letters deleted", detail)
     return True

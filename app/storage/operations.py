@@ -10,6 +10,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from sqlalchemy import DateTime, String, cast, delete, func, null, select, union_all
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.campaign import Campaign, Recipient
@@ -146,16 +147,24 @@ def set_state(session: Session, state: str, message: dict[str, str], actor: str)
     unknown = set(message) - set(UI_LANGUAGES)
     if unknown:
         raise OperationError(f"message languages must be among {', '.join(UI_LANGUAGES)}")
-    row = session.get(CampaignState, 1)
-    if row is None:
-        row = CampaignState(id=1, state=state, message=message, changed_at=now())
-        session.add(row)
-    else:
-        row.state, row.message, row.changed_at = state, message, now()
+    _put(session, CampaignState, {"id": 1}, state=state, message=message, changed_at=now())
     audit(
         session, actor, f"campaign {state}", message.get("en") or next(iter(message.values()), "")
     )
     return Status(state, message)  # type: ignore[arg-type]
+
+
+def _put(
+    session: Session, model: type, key: dict, *, keep: tuple[str, ...] = (), **values: object
+) -> None:
+    """Inserts the row, or updates it where it is (but for the columns in `keep`), in one
+    statement: two first changes posted at once would otherwise both insert, and on PostgreSQL
+    the second would fail on the primary key."""
+    make = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = make(model).values(**key, **values)
+    changed = {name: value for name, value in values.items() if name not in keep}
+    session.execute(statement.on_conflict_do_update(index_elements=list(key), set_=changed))
+    session.expire_all()  # a row this session loaded before is read again
 
 
 def paused_officials(session: Session) -> dict[str, str]:
@@ -171,11 +180,8 @@ def pause_official(
     reason = plain_text(reason)
     if not reason:
         raise OperationError("say why the official is paused: --reason TEXT")
-    pause = session.get(OfficialPause, recipient_id)
-    if pause is None:
-        session.add(OfficialPause(recipient_id=recipient_id, reason=reason, paused_at=now()))
-    else:
-        pause.reason = reason
+    pause = {"recipient_id": recipient_id}
+    _put(session, OfficialPause, pause, reason=reason, paused_at=now(), keep=("paused_at",))
     audit(session, actor, "official paused", f"{recipient_id}: {reason}")
 
 
@@ -285,7 +291,8 @@ def delete_update(session: Session, update_id: int, actor: str) -> bool:
     update = session.get(CaseUpdate, update_id)
     if update is None:
         return False
-    session.execute(delete(CaseUpdate).where(CaseUpdate.id == update_id))
+    if not session.execute(delete(CaseUpdate).where(CaseUpdate.id == update_id)).rowcount:
+        return False  # deleted meanwhile, by a request that read it too
     start = first_line(in_language(update.text, "en"))
     detail = f"#{update_id} of {update.posted_on.isoformat()}: {start}"
     audit(session, actor, "case update deleted", detail)
