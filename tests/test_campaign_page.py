@@ -199,7 +199,7 @@ def test_every_module_that_marks_messages_is_extracted():
 def test_every_ui_message_is_translated_into_russian_and_kazakh():
     with (SOURCE_ROOT / "babel.cfg").open() as config:
         method_map, options_map = parse_mapping_cfg(config)
-    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "NN_": (1, 2)}
     found = [m[2] for m in extract_from_dir(str(SOURCE_ROOT), method_map, options_map, keywords)]
     assert len(found) > 80
     for lang in ("ru", "kk"):
