@@ -12,9 +12,10 @@ from app.campaign import Campaign, Recipient
 from app.i18n import DEFAULT_UI_LANGUAGE, N_, UI_LANGUAGES, gettext
 
 HEADING = N_("Addresses for your envelopes")
+# One letter per envelope is the postage advice's to say, printed under it.
 HINT = N_(
     "No window envelopes? Cut out each address along the dashed lines and stick it on a plain "
-    "envelope, one letter in each."
+    "envelope."
 )
 # The thank-you page's advice, where the campaign gives none of its own.
 GENERAL_POSTAGE = N_(
