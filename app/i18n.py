@@ -12,15 +12,18 @@ from datetime import date
 from functools import cache
 from gettext import NullTranslations
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal
 from babel.support import Translations
-from fastapi import Request
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.supporter import COUNTRIES
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
 
 UI_LANGUAGES = ("en", "ru", "kk")
 DEFAULT_UI_LANGUAGE = "en"
@@ -126,7 +129,7 @@ def _quality(parameters: str) -> float:
         return 0.0
 
 
-def ui_language(request: Request) -> str:
+def ui_language(request: "Request") -> str:
     """From the URL (`?lang=ru`, what the switcher sets) or else the browser's preference."""
     chosen = request.query_params.get("lang", "")
     if chosen in UI_LANGUAGES:

@@ -13,7 +13,7 @@ from app.assets import build_assets
 from app.campaign import load_campaign
 from app.compression import Compression
 from app.errors import forget_broken_connections, install_error_handlers
-from app.logs import RequestLog
+from app.logs import RequestLog, logging_config
 from app.metrics import PackMetrics
 from app.ratelimit import RateLimit, RateLimiter, storage_url
 from app.render import LetterRenderer, RenderInProcess, RenderPool, collect_for_packs
@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = PackMetrics(renderer.speedups)
     # What makes packs: render processes of their own, or this process (RENDER_PROCESSES=0).
     app.state.packs = (
-        RenderPool(settings)
+        RenderPool(settings, logging_config(settings.log_level))
         if settings.render_process_count
         else RenderInProcess(app.state.renderer, settings)
     )

@@ -37,10 +37,9 @@ from datetime import date
 from multiprocessing import get_context
 from pathlib import Path
 
-from starlette.concurrency import run_in_threadpool
+from anyio import to_thread
 
 from app.campaign import Recipient, load_campaign
-from app.logs import logging_config
 from app.render.budget import RenderBudgetExceeded
 from app.render.pack_queue import PackQueue, Restarting
 from app.render.pdf import LetterRenderer, Pack, collect_for_packs
@@ -65,13 +64,18 @@ def _leave_with(parent: int) -> None:
 
 
 def _start(
-    campaign_dir: Path, fonts_dir: Path, log_level: str, speedups_off: list[str], warm_up: bool
+    campaign_dir: Path,
+    fonts_dir: Path,
+    log_config: dict | None,
+    speedups_off: list[str],
+    warm_up: bool,
 ) -> None:
     """Runs first in each render process, before any pack."""
     global _renderer
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the web process's to handle
     threading.Thread(target=_leave_with, args=(os.getppid(),), daemon=True).start()
-    logging.config.dictConfig(logging_config(log_level))
+    if log_config:
+        logging.config.dictConfig(log_config)
     renderer = LetterRenderer(load_campaign(campaign_dir), fonts_dir, off=speedups_off)
     if warm_up:
         renderer.warm_up_logged()
@@ -114,12 +118,14 @@ class RenderPool:
     a one-process executor of its own: a process that hangs or dies is replaced alone, while the
     others go on making packs."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, log_config: dict | None = None) -> None:
+        """`log_config`: logging.config's dictionary for the render processes, as the web
+        process logs (app/logs.py); the renderer knows nothing of the web's logging."""
         self.processes = processes = settings.render_process_count
         self._args = (
             settings.campaign_dir,
             settings.fonts_dir,
-            settings.log_level,
+            log_config,
             settings.speedups_off_list,
         )
         self._warm_up = settings.warm_up
@@ -299,7 +305,7 @@ class RenderInProcess:
         variants: Mapping[str, int],
     ) -> Pack:
         async with self._queue.turn():
-            return await run_in_threadpool(
+            return await to_thread.run_sync(
                 pack_for, self.renderer, budget, supporter, recipients, today, variants
             )
 
