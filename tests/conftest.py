@@ -1,8 +1,10 @@
 import base64
 import io
 import json
+import multiprocessing.process
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +35,89 @@ os.environ.setdefault("RENDER_PROCESSES", "0")
 # check` (test_shipped_campaign.py). Apps, servers and commands started by tests inherit it.
 SUITE_CAMPAIGN = Path(__file__).parent / "campaigns" / "suite"
 os.environ["CAMPAIGN_DIR"] = str(SUITE_CAMPAIGN)
+
+
+# --- tiers: `make test-fast` leaves out the tests marked browser or slow -------------------------
+#
+# The fast tier is the edit-test loop: it starts no browser and no process that runs the service.
+# A test is marked by the fixtures it uses, and a test that starts such a process anyway fails
+# unless it is marked slow, so a new test cannot slip into the fast tier by a forgotten mark.
+
+BROWSER_FIXTURES = {"browser"}
+SERVER_FIXTURES = {"server", "two_servers"}  # conftest's, and modules' own of the same names
+# Programs that start the service or a browser; poppler's tools, msgfmt, make and the like are
+# quick and stay in the fast tier.
+SLOW_PROGRAMS = ("python", "letter-campaign", "uvicorn", "node", "chromium")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks the tests that use a browser or a server through a fixture, wherever they are."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if used & SERVER_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+
+
+_started: list[str] = []  # what the running test (and its fixtures) started, in order
+
+
+def _slow_command(args: object) -> str | None:
+    """The command, shortened, when it runs one of SLOW_PROGRAMS (perhaps through env)."""
+    words = [args] if isinstance(args, str | bytes | os.PathLike) else list(args)  # type: ignore[call-overload]
+    names = [os.path.basename(os.fsdecode(word)) for word in words]
+    for at, name in enumerate(names):
+        if name.startswith(SLOW_PROGRAMS):
+            return " ".join(word.splitlines()[0][:30] for word in names[at : at + 3] if word)
+    return None
+
+
+def _noting_popen(init):  # noqa: ANN001, ANN202 (wraps subprocess.Popen.__init__)
+    def noted(self, args, *rest, **options):  # noqa: ANN001, ANN202
+        if (command := _slow_command(args)) is not None:
+            _started.append(command)
+        return init(self, args, *rest, **options)
+
+    return noted
+
+
+def _noting_process_start(start):  # noqa: ANN001, ANN202 (wraps BaseProcess.start)
+    def noted(self):  # noqa: ANN001, ANN202
+        _started.append(f"a {type(self).__name__}")
+        return start(self)
+
+    return noted
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Notes every process started, however deep in a helper or the service it is started:
+    subprocess's (and so asyncio's and Playwright's) and multiprocessing's (render processes)."""
+    subprocess.Popen.__init__ = _noting_popen(subprocess.Popen.__init__)  # type: ignore[method-assign]
+    process = multiprocessing.process.BaseProcess
+    process.start = _noting_process_start(process.start)  # type: ignore[method-assign]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before the test's fixtures: a module's server is started in its first test's set-up."""
+    _started.clear()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item):  # noqa: ANN201 (a hook wrapper)
+    """Fails a test that started a process of the service or a browser without its mark."""
+    result = yield
+    marked = {mark.name for mark in item.iter_markers()} & {"slow", "browser"}
+    if _started and not marked:
+        started, _started[:] = list(_started), []
+        pytest.fail(
+            f"started {', '.join(dict.fromkeys(started))} but is not marked @pytest.mark.slow:"
+            " the fast tier (make test-fast) starts no server, command or render process of the"
+            " service",
+            pytrace=False,
+        )
+    return result
 
 
 # A supporter as the form posts one: one official, signed in typed script.

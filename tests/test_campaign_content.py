@@ -88,6 +88,7 @@ def test_broken_yaml_names_the_file(campaign_copy):
         load_campaign(campaign_copy)
 
 
+@pytest.mark.slow
 def test_the_command_line_reports_a_broken_campaign_in_one_message(
     campaign_copy, supporter_file, tmp_path
 ):

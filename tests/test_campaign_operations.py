@@ -2,6 +2,7 @@
 
 from datetime import date
 
+import pytest
 from sqlalchemy.orm import Session
 
 from app.storage.operations import (
@@ -20,6 +21,7 @@ def cli(database_url: str, tmp_path, *args: str):
     return run_cli(*args, cwd=tmp_path, env={"DATABASE_URL": database_url})
 
 
+@pytest.mark.slow
 def test_the_command_line_opens_pauses_and_closes_with_a_message(app, database_url, tmp_path):
     engine = app.state.engine
     with Session(engine) as session:
@@ -48,6 +50,7 @@ def test_the_command_line_opens_pauses_and_closes_with_a_message(app, database_u
         assert audit_log(session)[0].actor.startswith("command line")
 
 
+@pytest.mark.slow
 def test_the_command_line_pauses_and_resumes_one_official(app, database_url, tmp_path):
     result = cli(
         database_url, tmp_path, "official", "pause", "ombudsman", "--reason", "Left office"
@@ -61,6 +64,7 @@ def test_the_command_line_pauses_and_resumes_one_official(app, database_url, tmp
         assert [e.action for e in audit_log(session)] == ["official resumed", "official paused"]
 
 
+@pytest.mark.slow
 def test_an_unknown_official_or_a_missing_reason_is_refused(app, database_url, tmp_path):
     result = cli(database_url, tmp_path, "official", "pause", "nobody", "--reason", "x")
     assert result.returncode == 2 and "no official 'nobody'" in result.stderr

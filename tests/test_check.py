@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from tests.reading import page_texts
 from tests.test_letters import run_cli
 
@@ -10,6 +12,7 @@ def check(cwd: Path, campaign_dir: Path, *args: str):
     return run_cli("check", *args, cwd=cwd, env={"CAMPAIGN_DIR": str(campaign_dir)})
 
 
+@pytest.mark.slow
 def test_the_shipped_campaign_passes_and_writes_one_proof_pack_per_language(
     campaign, campaign_copy, tmp_path
 ):
@@ -21,6 +24,7 @@ def test_the_shipped_campaign_passes_and_writes_one_proof_pack_per_language(
         assert campaign.case.subject[lang] in "\n".join(pages)
 
 
+@pytest.mark.slow
 def test_a_broken_template_is_named_with_its_line(campaign_copy, tmp_path):
     template = campaign_copy / "letter_templates" / "kk" / "letter.html.j2"
     template.write_text(template.read_text().replace("{% endfor %}", "{% endfor", 1))
@@ -29,6 +33,7 @@ def test_a_broken_template_is_named_with_its_line(campaign_copy, tmp_path):
     assert "letter_templates/kk/letter.html.j2:" in result.stderr
 
 
+@pytest.mark.slow
 def test_an_unknown_template_variable_is_named(campaign_copy, tmp_path):
     template = campaign_copy / "letter_templates" / "ru" / "letter.html.j2"
     template.write_text(template.read_text().replace("case.subject", "case.subjekt"))
@@ -37,6 +42,7 @@ def test_an_unknown_template_variable_is_named(campaign_copy, tmp_path):
     assert "letter_templates/ru/letter.html.j2" in result.stderr and "subjekt" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_demand_no_letter_carries_fails(campaign_copy, tmp_path):
     path = campaign_copy / "recipients.yaml"
     text = path.read_text().replace("demands: [5, 6]", "demands: [5]")
@@ -50,6 +56,7 @@ def test_a_demand_no_letter_carries_fails(campaign_copy, tmp_path):
     assert "demand 6" in result.stderr and "campaign.yaml" in result.stderr
 
 
+@pytest.mark.slow
 def test_an_address_wider_or_taller_than_the_window_is_named(campaign_copy, tmp_path):
     path = campaign_copy / "recipients.yaml"
     text = path.read_text()

@@ -16,6 +16,8 @@ CLI = str(SOURCE_ROOT / ".venv" / "bin" / "letter-campaign")
 PASSWORD = "a-secret-password"
 COMMANDS = [["migrate"], ["serve", "--port", "0"], ["staff", "list"]]
 
+pytestmark = pytest.mark.slow  # every test starts processes of the service
+
 
 def run(database_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "warning"}

@@ -95,6 +95,7 @@ def test_a_count_that_drifted_from_the_rows_is_reported(app, campaign):
     assert len(found) == 2 and all(line.startswith("totals") for line in found)
 
 
+@pytest.mark.slow
 def test_operators_check_and_rebuild_the_counts_from_the_command_line(
     app, campaign, settings, tmp_path
 ):
@@ -271,6 +272,7 @@ def kill_between_two_writes(database_url: str, what: str) -> None:
     assert child.returncode == -signal.SIGKILL
 
 
+@pytest.mark.slow
 def test_a_process_killed_between_its_two_writes_leaves_counts_that_agree(
     app, campaign, database_url
 ):
@@ -296,6 +298,7 @@ PACKS = 240
 KILL_AFTER = 80
 
 
+@pytest.mark.slow
 def test_a_server_killed_mid_load_leaves_counts_that_agree_with_the_rows(
     app, campaign, database_url, tmp_path: Path
 ):

@@ -4,11 +4,14 @@ database, so it can be read, tested and run (in its render processes) without th
 import subprocess
 import sys
 
+import pytest
+
 from app.settings import SOURCE_ROOT
 
 WEB_OR_DATABASE = ("fastapi", "starlette", "uvicorn", "sqlalchemy", "psycopg", "alembic")
 
 
+@pytest.mark.slow
 def test_the_renderer_imports_nothing_of_the_web_or_the_database():
     script = (
         "import sys, app.render\n"

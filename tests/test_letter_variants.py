@@ -5,6 +5,8 @@ as the full render lays it out."""
 import re
 from datetime import date
 
+import pytest
+
 from app.variants import decode, encode
 from tests.html_pages import Page
 from tests.reading import pdf_text, squeezed
@@ -97,6 +99,7 @@ def test_every_choice_composes_exactly_as_the_full_render(renderer, supporter_da
         assert chosen_in(pdf_text(composed)) == (appeal, closing)
 
 
+@pytest.mark.slow
 def test_check_names_a_variant_the_template_ignores(campaign_copy, tmp_path):
     from tests.test_check import check
 
@@ -108,6 +111,7 @@ def test_check_names_a_variant_the_template_ignores(campaign_copy, tmp_path):
     assert f"{template}: variant closing 3 is the same as variant 1" in result.stderr
 
 
+@pytest.mark.slow
 def test_check_names_an_undeclared_variant(campaign_copy, tmp_path):
     from tests.test_check import check
 

@@ -300,6 +300,7 @@ def run_cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Comple
     )
 
 
+@pytest.mark.slow
 def test_cli_renders_a_pack_from_another_working_directory(supporter_file, tmp_path):
     path = supporter_file(recipients=["ombudsman", "prosecutor-general"])
     out = tmp_path / "pack.pdf"
@@ -308,6 +309,7 @@ def test_cli_renders_a_pack_from_another_working_directory(supporter_file, tmp_p
     assert len(page_texts(out.read_bytes())) == 2
 
 
+@pytest.mark.slow
 def test_cli_names_an_unknown_recipient(supporter_file, tmp_path):
     path = supporter_file(recipients=["ombudsman", "no-such-official"])
     result = run_cli("render", str(path), "--out", str(tmp_path / "x.pdf"), cwd=tmp_path)
@@ -316,6 +318,7 @@ def test_cli_names_an_unknown_recipient(supporter_file, tmp_path):
     assert not (tmp_path / "x.pdf").exists()
 
 
+@pytest.mark.slow
 def test_cli_names_the_invalid_field(supporter_file, tmp_path):
     path = supporter_file(name="", language="de", signature={"kind": "drawn", "image": "x"})
     result = run_cli("render", str(path), "--out", str(tmp_path / "x.pdf"), cwd=tmp_path)
@@ -324,6 +327,7 @@ def test_cli_names_the_invalid_field(supporter_file, tmp_path):
         assert field in result.stderr
 
 
+@pytest.mark.slow
 def test_cli_help_lists_the_commands(tmp_path):
     result = run_cli("--help", cwd=tmp_path)
     for command in ("render", "serve", "migrate"):

@@ -142,6 +142,7 @@ def test_one_client_alone_cannot_spend_the_accounts_budget(
     assert log_in(browser(app, OWNER_TRAVELLING), *staff_account).status_code == 303
 
 
+@pytest.mark.slow
 def test_with_its_device_cookie_the_owner_gets_in_when_strangers_spent_the_budget(
     app, staff_account, clock, password_checks, database_url
 ):
@@ -231,6 +232,7 @@ def test_a_stolen_device_cookie_is_locked_after_its_own_free_tries(
     assert len(password_checks) - checks_before == FREE_ATTEMPTS
 
 
+@pytest.mark.slow
 def test_unlock_forgets_the_failures_and_reopens_the_account(
     app, staff_account, clock, database_url
 ):

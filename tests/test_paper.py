@@ -309,6 +309,7 @@ def test_without_postage_advice_the_label_page_gives_the_general_one(campaign_co
 # --- letter-campaign check ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_check_proofs_both_papers_and_names_an_address_too_tall_for_the_number_10_window(
     campaign_copy, tmp_path
 ):

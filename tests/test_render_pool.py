@@ -26,6 +26,8 @@ from tests.reading import pdf_text
 from tests.test_overload import FORM, SUPPORTER
 from tests.test_supporter_form import create
 
+pytestmark = pytest.mark.slow  # render processes of their own
+
 
 @pytest.fixture(scope="module")
 def database_url(tmp_path_factory):

@@ -5,6 +5,8 @@ log on the steering page."""
 from datetime import date
 from xml.etree import ElementTree
 
+import pytest
+
 from tests.html_pages import Page, text_of
 from tests.staff_pages import STEERING, steering_token, tables
 from tests.test_campaign_operations import cli
@@ -199,6 +201,7 @@ def test_deleting_an_update_needs_a_session_and_its_token(staff_client, client):
     assert len(entries(client)) == 1
 
 
+@pytest.mark.slow
 def test_the_command_line_lists_and_deletes_updates(staff_client, database_url, tmp_path):
     post_update(staff_client, "2026-05-01", ru="Только по-русски.")
     post_update(staff_client, "2026-06-01", en=LINKED, ru="Заседание перенесено.")

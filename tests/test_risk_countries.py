@@ -214,6 +214,7 @@ def test_the_api_documents_when_the_street_may_be_left_out(client):
     assert "risk_countries" in schema["properties"]["street"]["description"]
 
 
+@pytest.mark.slow
 def test_the_command_line_renders_a_letter_without_a_street_from_a_risk_country(tmp_path, campaign):
     supporter = tmp_path / "supporter.json"
     supporter.write_text(

@@ -111,6 +111,7 @@ def require(app, which: str) -> None:
 # --- enrolling and logging in --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_enrolled_account_logs_in_with_the_code_its_uri_gives(
     app, client, staff_account, clock, database_url
 ):
@@ -137,6 +138,7 @@ def test_an_enrolled_account_logs_in_with_the_code_its_uri_gives(
     assert client.get("/dashboard").status_code == 200
 
 
+@pytest.mark.slow
 def test_a_code_opens_one_login_only(app, client, staff_account, clock, database_url):
     totp, _, _ = enrol(database_url)
     code = totp.at(clock.now)
@@ -161,6 +163,7 @@ def test_a_code_opens_one_login_only(app, client, staff_account, clock, database
     assert logged_in(give_code(other, totp.at(clock.now)))
 
 
+@pytest.mark.slow
 def test_wrong_codes_count_towards_the_same_throttle_as_wrong_passwords(
     app, client, staff_account, clock, database_url
 ):
@@ -190,6 +193,7 @@ def test_wrong_codes_count_towards_the_same_throttle_as_wrong_passwords(
     assert count(app, LoginFailure) == 0  # forgotten once the client got in
 
 
+@pytest.mark.slow
 def test_a_recovery_code_opens_one_login_and_never_another(
     app, client, staff_account, clock, database_url, monkeypatch
 ):
@@ -219,6 +223,7 @@ def test_a_recovery_code_opens_one_login_and_never_another(
     assert len(used) == 2
 
 
+@pytest.mark.slow
 def test_enrolling_again_replaces_the_secret_and_the_codes_and_remove_removes_it(
     app, client, staff_account, clock, database_url
 ):
@@ -254,6 +259,7 @@ def test_the_code_form_needs_a_right_password_first(app, client, staff_account, 
     assert forged.status_code == 403 and count(app, StaffSession) == 0
 
 
+@pytest.mark.slow
 def test_the_password_step_expires(app, client, staff_account, clock, database_url):
     totp, _, _ = enrol(database_url)
     give_password(client)
@@ -293,6 +299,7 @@ def test_a_role_that_must_use_a_second_factor_cannot_reach_the_dashboard_until_e
     assert count(app, StaffSession) == 3 - len(refused)
 
 
+@pytest.mark.slow
 def test_once_enrolled_a_role_that_must_use_it_logs_in_with_its_code(
     app, client, staff_account, clock, database_url
 ):

@@ -6,6 +6,7 @@ language, finds every demand carried by some letter, and every address inside th
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 
 from app.settings import SOURCE_ROOT, Settings
@@ -27,6 +28,7 @@ def shipped_copy(tmp_path: Path) -> Path:
     return target
 
 
+@pytest.mark.slow
 def test_the_shipped_campaign_passes_its_check(tmp_path):
     check(SOURCE_ROOT, tmp_path)
 
@@ -35,6 +37,7 @@ def test_the_suite_does_not_read_the_shipped_campaign():
     assert Settings().campaign_dir == SUITE_CAMPAIGN
 
 
+@pytest.mark.slow
 def test_staff_edits_to_the_shipped_campaign_pass_the_check(tmp_path):
     """A new holder, a demand moved to another office, an abolished office removed and a demand
     reworded: the edits this campaign's staff make, made the way they make them."""

@@ -13,6 +13,7 @@ import time
 from datetime import timedelta
 from http.cookies import SimpleCookie
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func
 from sqlalchemy import select as sql_select
@@ -81,6 +82,7 @@ def cookie_attributes(response) -> dict[str, str]:
 # --- the command line -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_staff_add_reads_the_password_from_a_pipe_and_keeps_only_an_argon2_hash(
     app, client, database_url
 ):
@@ -139,6 +141,7 @@ def test_staff_add_asks_twice_on_a_terminal(app, client, database_url):
     assert log_in(client, "tty@example.org", "a long staff password").status_code == 303
 
 
+@pytest.mark.slow
 def test_staff_add_refuses_a_short_password_a_bad_email_and_a_second_account(app, database_url):
     short = cli(database_url, "staff", "add", "a@example.org", stdin="short\n")
     assert short.returncode != 0 and "at least 12 characters" in short.stderr
@@ -153,6 +156,7 @@ def test_staff_add_refuses_a_short_password_a_bad_email_and_a_second_account(app
     assert [s.email for s in staff_rows(app)] == ["a@example.org"]
 
 
+@pytest.mark.slow
 def test_staff_list_and_remove_which_logs_the_account_out(app, staff_client, database_url):
     listed = cli(database_url, "staff", "list")
     assert listed.returncode == 0
@@ -172,6 +176,7 @@ def test_staff_list_and_remove_which_logs_the_account_out(app, staff_client, dat
     assert actions == ["staff account removed"]
 
 
+@pytest.mark.slow
 def test_staff_commands_refuse_a_database_that_was_not_migrated(tmp_path):
     done = cli(f"sqlite:///{tmp_path / 'new.db'}", "staff", "list")
     assert done.returncode != 0
@@ -334,6 +339,7 @@ def test_every_refused_login_does_the_same_hashing_work_holding_no_connection(
     assert connections == [0] * (FREE_ATTEMPTS + 2)
 
 
+@pytest.mark.slow
 def test_an_account_locked_by_guessing_is_unlocked_from_the_command_line(
     app, client, staff_account, database_url
 ):

@@ -260,6 +260,7 @@ def roles_in(app) -> dict[str, str]:
         return dict(db.execute(select(Staff.email, Staff.role)).all())
 
 
+@pytest.mark.slow
 def test_the_command_line_adds_accounts_with_a_role_and_changes_it(app, database_url):
     stdin = PASSWORD + "\n"
     assert cli(database_url, "staff", "add", "a@example.org", stdin=stdin).returncode == 0

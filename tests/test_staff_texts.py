@@ -99,6 +99,7 @@ def test_a_paper_letters_note_is_cleaned(staff_client):
     assert "<td>Stall\nMarket square</td>" in page
 
 
+@pytest.mark.slow
 def test_the_command_line_cleans_messages_and_reasons(
     client, database_url, tmp_path, supporter_data
 ):

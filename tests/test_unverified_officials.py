@@ -133,6 +133,7 @@ def test_hold_refuses_an_unverified_office_on_every_path_and_a_check_opens_it(
     assert api_letters(client, supporter_data, ["ombudsman"]).status_code == 200
 
 
+@pytest.mark.slow
 def test_a_download_leaves_out_an_office_held_since_and_the_command_line_check_opens_it(
     staff_client, typed, campaign, database_url, tmp_path
 ):
@@ -164,6 +165,7 @@ def test_a_download_leaves_out_an_office_held_since_and_the_command_line_check_o
     assert names["ombudsman"] in pdf_text(again.content)
 
 
+@pytest.mark.slow
 def test_the_audit_log_shows_who_checked_when_and_with_what_source(
     staff_client, hold, database_url, tmp_path
 ):
@@ -194,6 +196,7 @@ def test_the_audit_log_shows_who_checked_when_and_with_what_source(
     assert sum(cell.startswith(today) for cell in checked.values()) == 2
 
 
+@pytest.mark.slow
 def test_a_check_without_a_source_counts_and_a_bad_source_is_refused(
     staff_client, hold, database_url, tmp_path
 ):
@@ -280,6 +283,7 @@ def production(app, database_url):
     served.state.engine.dispose()
 
 
+@pytest.mark.slow
 def test_production_holds_unverified_offices_until_the_command_line_checks_them(
     production, supporter_data, database_url, tmp_path, typed, monkeypatch
 ):
