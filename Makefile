@@ -4,8 +4,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install install-test install-bench lock run migrate test lint format bench load soak burst \
-	bench-counts clean fuzz lighthouse
+.PHONY: install install-test install-bench lock run migrate test test-fast lint format bench load \
+	soak burst bench-counts clean fuzz lighthouse
 
 install:
 	scripts/install.sh
@@ -46,8 +46,16 @@ format: install-test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The whole suite, in TEST_WORKERS processes side by side (pytest-xdist): each has its own
+# databases, ports and folders.
+TEST_WORKERS ?= 3
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
+
+# The edit-test loop: no browser and no server, command or render process of the service, each
+# test once on SQLite, and none of the few that take seconds (tests/conftest.py marks them).
+test-fast: lint
+	$(BIN)/pytest -n 2 -m "not browser and not slow and not postgresql"
 
 # The property and schema fuzz tests of `make test`, with many more examples, drawn at random.
 fuzz: install-test

@@ -37,11 +37,13 @@ SUITE_CAMPAIGN = Path(__file__).parent / "campaigns" / "suite"
 os.environ["CAMPAIGN_DIR"] = str(SUITE_CAMPAIGN)
 
 
-# --- tiers: `make test-fast` leaves out the tests marked browser or slow -------------------------
+# --- tiers: `make test-fast` leaves out the tests marked browser, slow or postgresql -------------
 #
-# The fast tier is the edit-test loop: it starts no browser and no process that runs the service.
-# A test is marked by the fixtures it uses, and a test that starts such a process anyway fails
-# unless it is marked slow, so a new test cannot slip into the fast tier by a forgotten mark.
+# The fast tier is the edit-test loop: it starts no browser and no process that runs the service,
+# and runs each test once, on SQLite. Slow are also the few tests that take seconds in this
+# process (comparing composed packs with full renders, many password hashes). A test is marked by
+# the fixtures it uses, and a test that starts a process of the service anyway fails unless it is
+# marked slow, so a new test cannot slip into the fast tier by a forgotten mark.
 
 BROWSER_FIXTURES = {"browser"}
 SERVER_FIXTURES = {"server", "two_servers"}  # conftest's, and modules' own of the same names
@@ -51,13 +53,17 @@ SLOW_PROGRAMS = ("python", "letter-campaign", "uvicorn", "node", "chromium")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Marks the tests that use a browser or a server through a fixture, wherever they are."""
+    """Marks the tests that use a browser or a server through a fixture, wherever they are, and
+    those on the PostgreSQL database (the fast tier runs each test once, on SQLite)."""
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
         if used & BROWSER_FIXTURES:
             item.add_marker(pytest.mark.browser)
         if used & SERVER_FIXTURES:
             item.add_marker(pytest.mark.slow)
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("database_url") == "postgresql":
+            item.add_marker(pytest.mark.postgresql)
 
 
 _started: list[str] = []  # what the running test (and its fixtures) started, in order
@@ -82,20 +88,23 @@ def _noting_popen(init):  # noqa: ANN001, ANN202 (wraps subprocess.Popen.__init_
     return noted
 
 
-def _noting_process_start(start):  # noqa: ANN001, ANN202 (wraps BaseProcess.start)
-    def noted(self):  # noqa: ANN001, ANN202
-        _started.append(f"a {type(self).__name__}")
-        return start(self)
+def _noting(start, what: str):  # noqa: ANN001, ANN202 (wraps any function that starts one)
+    def noted(*args, **options):  # noqa: ANN002, ANN003, ANN202
+        _started.append(what)
+        return start(*args, **options)
 
     return noted
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Notes every process started, however deep in a helper or the service it is started:
-    subprocess's (and so asyncio's and Playwright's) and multiprocessing's (render processes)."""
+    subprocess's (and so asyncio's and Playwright's), multiprocessing's (render processes) and
+    forks (a command on a terminal, through pty)."""
     subprocess.Popen.__init__ = _noting_popen(subprocess.Popen.__init__)  # type: ignore[method-assign]
     process = multiprocessing.process.BaseProcess
-    process.start = _noting_process_start(process.start)  # type: ignore[method-assign]
+    process.start = _noting(process.start, "a multiprocessing process")  # type: ignore[method-assign]
+    os.fork = _noting(os.fork, "a forked process")
+    os.forkpty = _noting(os.forkpty, "a forked process")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -314,15 +323,29 @@ def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url, secret_key="test-secret-key", campaign_goal=5000)
 
 
+@pytest.fixture(scope="session")
+def renderers() -> dict[tuple, LetterRenderer]:
+    """The renderers of the session's apps, one for each campaign, fonts and speed-ups."""
+    return {}
+
+
 @pytest.fixture
-def app(settings: Settings):
-    """The service on a database emptied for each test."""
+def app(settings: Settings, renderers: dict[tuple, LetterRenderer]):
+    """The service on a database emptied for each test. Apps that render in this process share
+    a renderer, as a server's requests do: each app's own would lay out the letters' fixed parts
+    anew at its first pack, in test after test."""
     from sqlalchemy import delete
 
     from app.main import create_app
+    from app.render.pool import RenderInProcess
     from app.storage.models import Base
 
     application = create_app(settings)
+    if isinstance(application.state.packs, RenderInProcess):
+        key = (settings.campaign_dir, settings.fonts_dir, tuple(settings.speedups_off_list))
+        renderer = renderers.setdefault(key, application.state.renderer)
+        application.state.renderer = renderer
+        application.state.packs = RenderInProcess(renderer, settings)
     with application.state.engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(delete(table))

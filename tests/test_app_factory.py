@@ -52,6 +52,7 @@ def test_the_served_app_keeps_start_up_objects_out_of_garbage_collection(
     assert gc.get_threshold()[0] >= 10_000
 
 
+@pytest.mark.slow  # lays out every set of the letters' fixed parts
 def test_letter_parts_are_laid_out_before_the_service_says_ready(
     tmp_path, monkeypatch, supporter_data
 ):

@@ -32,6 +32,8 @@ from app.variants import first as first_variants
 from tests.conftest import KAZAKH_NAME, SUITE_CAMPAIGN, jpeg_data_url, png_data_url
 from tests.reading import page_texts, pdf_fonts, pdf_text, squeezed
 
+pytestmark = pytest.mark.slow  # packs rendered in full, to compare the composed ones with
+
 TODAY = date(2026, 11, 5)
 WORDS = "I have followed this case since 2017 and I ask you to act within your powers. "
 

@@ -108,6 +108,7 @@ def test_an_ipv6_client_is_counted_per_64(app, staff_account, password_checks):
     assert log_in(browser(app, "2001:db8:1:3::1"), *staff_account).status_code == 303
 
 
+@pytest.mark.slow  # hashes a password for each of 600 guesses
 def test_guessing_from_many_clients_stays_within_the_accounts_budget(
     app, staff_account, clock, password_checks
 ):

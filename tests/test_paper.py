@@ -121,6 +121,7 @@ def test_the_api_documents_the_paper_and_the_label_page(client):
 # --- the address through the window ------------------------------------------------------------
 
 
+@pytest.mark.slow  # a full pack for each paper and language
 @pytest.mark.parametrize("paper", ["a4", "letter"])
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_each_address_shows_through_the_window_of_its_papers_envelope(

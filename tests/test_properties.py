@@ -77,6 +77,7 @@ def printed_form(value: str) -> str:
     return "".join(kept)
 
 
+@pytest.mark.slow  # a pack for each of many examples
 @given(
     fields=st.one_of(PRINTABLE_FIELDS, PRINTABLE_FIELDS, PRINTABLE_FIELDS, ANY_FIELDS),
     language=st.sampled_from(["en", "ru", "kk"]),

@@ -99,6 +99,7 @@ def test_staff_add_reads_the_password_from_a_pipe_and_keeps_only_an_argon2_hash(
     assert entry.actor.startswith("command line")
 
 
+@pytest.mark.slow  # runs the command on a terminal
 def test_staff_add_asks_twice_on_a_terminal(app, client, database_url):
     def run_on_a_terminal(first: str, second: str) -> tuple[int, str]:
         """Answer each password prompt as it appears on the terminal; return code and screen."""
@@ -238,6 +239,7 @@ def test_logout_deletes_the_session_so_the_old_cookie_opens_nothing(app, staff_c
     )
 
 
+@pytest.mark.slow  # hashes a password for each of many guesses
 def test_a_failed_login_never_tells_whether_the_account_exists_or_is_locked(
     app, client, staff_account
 ):
