@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFile
 
 from app.campaign import Campaign, load_campaign
 from app.render import LetterRenderer, RenderBudgetExceeded
@@ -225,6 +225,21 @@ def budget_exceptions_a_collector_swallowed(monkeypatch) -> None:
             report(info)
 
     monkeypatch.setattr(sys, "unraisablehook", hook)
+
+
+@pytest.fixture
+def decoded(monkeypatch) -> list[tuple[str, tuple[int, int]]]:
+    """Every image whose pixels Pillow decodes, as (format, size): decoding is what takes the
+    time, so an image refused without it is refused fast, however busy the machine."""
+    seen: list[tuple[str, tuple[int, int]]] = []
+    load = ImageFile.ImageFile.load
+
+    def noted(image: ImageFile.ImageFile):  # noqa: ANN202 (Pillow's own)
+        seen.append((image.format, image.size))
+        return load(image)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", noted)
+    return seen
 
 
 @pytest.fixture
