@@ -24,13 +24,10 @@ def language(client, accept_language: str) -> str:
 
 
 def seconds(client, accept_language: str) -> float:
-    """The fastest of three answers, to leave out a pause of the machine."""
-    times = []
-    for _ in range(3):
-        start = time.perf_counter()
-        language(client, accept_language)
-        times.append(time.perf_counter() - start)
-    return min(times)
+    """How long the page takes with this header."""
+    start = time.perf_counter()
+    language(client, accept_language)
+    return time.perf_counter() - start
 
 
 @pytest.mark.parametrize(
@@ -60,11 +57,13 @@ def test_the_page_language_is_the_browsers_first_choice_among_ours(client, heade
 
 
 def test_a_hostile_header_answers_about_as_fast_as_a_normal_one(client):
-    """Once, `en` + 128 KB of spaces + `!` held the process for 43 seconds."""
-    normal = seconds(client, "kk-KZ, ru;q=0.8, en;q=0.5")
-    start = time.perf_counter()
+    """Once, `en` + 128 KB of spaces + `!` held the process for 43 seconds. Time is the property
+    here, so it is measured against the same page with a normal header, in turns, the fastest of
+    five of each: a pause of a busy machine slows one answer, not all five."""
     assert language(client, HOSTILE) == "en"
-    hostile = time.perf_counter() - start
+    normal_header = "kk-KZ, ru;q=0.8, en;q=0.5"
+    turns = [(seconds(client, normal_header), seconds(client, HOSTILE)) for _ in range(5)]
+    normal, hostile = min(n for n, _ in turns), min(h for _, h in turns)
     ratio = hostile / normal
     print(f"normal {normal * 1000:.1f} ms, hostile {hostile * 1000:.1f} ms: {ratio:.1f}x")
     assert ratio < 20

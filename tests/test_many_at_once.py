@@ -57,6 +57,9 @@ def server(app, database_url: str, tmp_path: Path):
         "LOG_LEVEL": "warning",
         "RENDER_PROCESSES": "2",
         "BODY_TIMEOUT_S": str(BODY_TIMEOUT_S),
+        # A busy machine makes each pack slower, and a pack is refused once its expected wait
+        # passes this bound (test_overload.py tests that): here every pack waits its turn.
+        "RENDER_MAX_WAIT_S": "600",
     }
     cli = str(SOURCE_ROOT / ".venv" / "bin" / "letter-campaign")
     with running([cli, "serve", "--port", str(port)], env, port, tmp_path / "server.log") as (
