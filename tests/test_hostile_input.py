@@ -262,7 +262,8 @@ def no_watchdog_left() -> None:
     thread would land here, at its next step."""
     for thread in threading.enumerate():
         if thread.name == "render-budget":
-            thread.join()
+            thread.join(60)
+            assert not thread.is_alive(), "a watchdog goes on after its work ended"
     steps(10_000)
 
 
