@@ -175,10 +175,12 @@ def test_metrics_add_up_the_counts_of_every_web_worker(tmp_path, supporter_data)
         command = [cli, "serve", "--port", str(port), "--workers", "2"]
         with running(command, env, port, tmp_path / "serve.log") as (base, _):
             body = {**supporter_data, "recipients": ["ombudsman"]}
-            for _ in range(6):  # a connection each: uvicorn's workers share the socket
-                with httpx.Client(base_url=base) as http:
+            # A connection each: uvicorn's workers share the socket. A worker's first pack lays
+            # out the fixed parts, which can take longer than httpx's 5 s on a busy machine.
+            for _ in range(6):
+                with httpx.Client(base_url=base, timeout=60) as http:
                     assert http.post("/api/letters", json=body).status_code == 200
             for _ in range(4):
-                with httpx.Client(base_url=base) as http:
+                with httpx.Client(base_url=base, timeout=60) as http:
                     response = http.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
                 assert "letter_campaign_packs_made_total 6.0" in response.text.splitlines()
