@@ -4,7 +4,7 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -58,3 +58,31 @@ def running(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def until(check: Callable[[], bool], what: str, deadline_s: float = 30) -> None:
+    """Poll a running server until `check` holds (the thing waited for is another process)."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"not within {deadline_s} s: {what}")
+
+
+def spawned_children(server: subprocess.Popen) -> list[int]:
+    """The processes `server` started with multiprocessing's spawn: its web workers or, with one
+    web worker, its render processes."""
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    workers = []
+    for pid in children:
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"spawn_main" in command:
+            workers.append(int(pid))
+    return workers

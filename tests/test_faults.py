@@ -8,8 +8,7 @@ import resource
 import signal
 import sqlite3
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +23,7 @@ from app.storage.letters import token_hash
 from app.storage.models import Letter
 from app.storage.staff import add_staff, utc_now
 from tests.conftest import STAFF_EMAIL, STAFF_PASSWORD, migrated_database, postgres_database
-from tests.servers import free_port, running
+from tests.servers import free_port, running, spawned_children, until
 from tests.staff_pages import csrf_token
 from tests.tcp_proxy import TcpProxy
 
@@ -33,7 +32,6 @@ pytestmark = pytest.mark.slow
 CLI = str(SOURCE_ROOT / ".venv" / "bin" / "letter-campaign")
 SECRET = "a secret of at least thirty-two characters, for tests"
 OFFICIALS = ["ombudsman", "prosecutor-general", "state-secretary"]
-DEADLINE_S = 30
 FIGURES: dict[str, int] = {}  # printed at the end of the run for SECURITY.md
 
 
@@ -65,19 +63,6 @@ FORM = {
     "recipients": "ombudsman",
     "signature_kind": "none",
 }
-
-
-def until(check: Callable[[], bool], what: str, deadline_s: float = DEADLINE_S) -> None:
-    """Poll a running server until `check` holds (the thing waited for is another process)."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"not within {deadline_s} s: {what}")
 
 
 def env(database_url: str, **extra: str) -> dict[str, str]:
@@ -190,19 +175,6 @@ def test_an_unreachable_database_gives_friendly_503s_and_the_service_recovers_by
 # --- a worker killed in the middle of requests ---------------------------------------------------
 
 
-def worker_pids(server: subprocess.Popen) -> list[int]:
-    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
-    workers = []
-    for pid in children:
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except FileNotFoundError:
-            continue
-        if b"spawn_main" in command:
-            workers.append(int(pid))
-    return workers
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fresh_database(request, tmp_path) -> Iterator[str]:
     with migrated_database(request.param, tmp_path) as url:
@@ -223,8 +195,8 @@ def test_a_worker_killed_under_load_loses_no_confirmed_count_and_the_service_goe
     broken = 0  # requests cut off by the kill
     statuses: list[int] = []
     with running(command, env(fresh_database), port, tmp_path / "log") as (base, server):
-        until(lambda: len(worker_pids(server)) == 2, "two workers")
-        victim = worker_pids(server)[0]
+        until(lambda: len(spawned_children(server)) == 2, "two workers")
+        victim = spawned_children(server)[0]
 
         def make(number: int) -> tuple[int, httpx.Response | None]:
             try:
@@ -261,8 +233,8 @@ def test_a_worker_killed_under_load_loses_no_confirmed_count_and_the_service_goe
                     broken += 1
                 elif response.status_code == 200:
                     posted.add(token)
-        assert victim not in worker_pids(server)
-        until(lambda: len(worker_pids(server)) == 2, "the killed worker replaced")
+        assert victim not in spawned_children(server)
+        until(lambda: len(spawned_children(server)) == 2, "the killed worker replaced")
         after = [make(REQUESTS + n) for n in range(6)]
         assert [r.status_code for _, r in after if r is not None] == [200] * 6
         for number, response in after:
