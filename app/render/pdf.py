@@ -521,7 +521,7 @@ class LetterRenderer:
         )
         if fixed is not None:
             # The supporter's column is laid out once, on a page as wide as a letter's and
-            # tall enough for any message; pdf_flow then breaks it over the letters' pages.
+            # tall enough for any message; speedups/flow.py then breaks it over the letters' pages.
             # Important, to size every page, named ones too (a paper's page: letter.css).
             size = f"{fixed.page_width}px {COLUMN_PAGE_HEIGHT}px"
             fixed.column_css = CSS(

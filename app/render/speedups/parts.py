@@ -4,9 +4,9 @@ Most of a letter does not depend on the supporter: the recipient's window, the s
 with its demands are fixed per official and language. They are laid out once (per template
 version) with the supporter's parts hidden, and kept as that PDF. A pack then needs one small
 WeasyPrint layout of the supporter's parts (sender block, date, message, closing, signature,
-name) with the fixed parts removed; pdf_flow places the supporter's column below each official's
+name) with the fixed parts removed; flow.py places the supporter's column below each official's
 text, WeasyPrint paints the pieces once, and pikepdf lays them over the fixed pages as form
-XObjects. Any letter the rules of pdf_flow cannot place exactly makes the caller render in full.
+XObjects. Any letter the rules of flow.py cannot place exactly makes the caller render in full.
 A label page the supporter asked for (app/render/labels.py) is laid out alone and goes last.
 """
 
@@ -188,7 +188,7 @@ class Column:
 
 
 def read_column(document: Document) -> Column | None:
-    """The supporter's layout, or None where it has a shape pdf_flow does not place."""
+    """The supporter's layout, or None where it has a shape flow.py does not place."""
     if len(document.pages) != 1:
         return None
     page_box = document.pages[0]._page_box

@@ -1,6 +1,6 @@
 """How a letter template splits into the officials' fixed parts and the supporter's own.
 
-The fast path (pdf_parts) relies on the template's classes: `window`, `subject` and `body` hold
+The fast path (parts.py) relies on the template's classes: `window`, `subject` and `body` hold
 text fixed per official and language, `info`, `message` and `closing` the supporter's. Staff
 edit the templates, so the split is checked, not assumed, each time the parts are built.
 """
