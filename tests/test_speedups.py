@@ -9,7 +9,10 @@ from importlib.metadata import requires, version
 
 import httpx
 import pytest
+import weasyprint
 from fastapi.testclient import TestClient
+from weasyprint.pdf import fonts as pdf_fonts
+from weasyprint.text.ffi import pango
 
 from app.campaign import LANGUAGES
 from app.main import create_app
@@ -81,6 +84,20 @@ def test_a_speed_up_switched_off_is_off_and_packs_are_still_made(campaign, suppo
     pack = renderer.make_pack(letters, supporter.language)
     assert pack.how == "full"
     assert pack.pdf.startswith(b"%PDF")
+
+
+def test_on_a_weasyprint_the_speed_ups_do_not_know_each_is_off_and_readyz_says_so(
+    make_app, supporter_data, monkeypatch
+):
+    monkeypatch.setattr(weasyprint, "__version__", "71.0")
+    monkeypatch.setattr(pdf_fonts, "pango", pango)  # as a new process has it: not yet wrapped
+    with TestClient(make_app(render_processes=0)) as client:
+        ready = client.get("/readyz")
+        pack = client.post("/api/letters", json=supporter_data)
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "degraded", "speedups_off": list(NAMES)}
+    assert pack.status_code == 200, pack.text
+    assert pack.content.startswith(b"%PDF")
 
 
 def test_a_name_that_is_no_speed_up_stops_the_start(make_app):

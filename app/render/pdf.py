@@ -24,7 +24,14 @@ from app.render.budget import within_budget
 from app.render.fetcher import CampaignFetcher
 from app.render.fifo import FifoSemaphore
 from app.render.labels import label_page
-from app.render.speedups import COMPOSITION, FONT_NAMES, MARGIN_BOXES, NAMES, SHARED_STYLES
+from app.render.speedups import (
+    COMPOSITION,
+    FONT_NAMES,
+    MARGIN_BOXES,
+    NAMES,
+    SHARED_STYLES,
+    on_checked_release,
+)
 from app.render.speedups.leaks import free_font_names
 from app.render.speedups.margins import skip_empty_margin_boxes
 from app.render.speedups.parts import (
@@ -143,6 +150,8 @@ class LetterRenderer:
         self.off = frozenset(off)
         # Which speed-ups are on: each is also off where WeasyPrint is not the release it knows.
         self.speedups = {name: name not in self.off for name in NAMES}
+        if self.speedups[COMPOSITION]:
+            self.speedups[COMPOSITION] = on_checked_release()
         if self.speedups[FONT_NAMES]:
             self.speedups[FONT_NAMES] = free_font_names()
         self.campaign = campaign

@@ -11,9 +11,16 @@ those rendered in full, and tests/test_speedups.py fails when a WeasyPrint that 
 allows turns any of them off.
 """
 
+import weasyprint
+
 CHECKED_WITH = "70."  # the WeasyPrint release whose internals the speed-ups were checked on
 COMPOSITION = "composition"
 SHARED_STYLES = "shared_styles"
 MARGIN_BOXES = "margin_boxes"
 FONT_NAMES = "font_names"
 NAMES = (COMPOSITION, SHARED_STYLES, MARGIN_BOXES, FONT_NAMES)
+
+
+def on_checked_release() -> bool:
+    """Whether the installed WeasyPrint is the release the speed-ups were checked on."""
+    return weasyprint.__version__.startswith(CHECKED_WITH)

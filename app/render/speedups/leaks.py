@@ -15,11 +15,10 @@ import inspect
 import threading
 
 import cffi
-import weasyprint
 import weasyprint.pdf.fonts as pdf_fonts
 from weasyprint.text.ffi import ffi, pango
 
-from app.render.speedups import CHECKED_WITH
+from app.render.speedups import on_checked_release
 
 GLIB_NAMES = ("libglib-2.0.so.0", "glib-2.0", "libglib-2.0.0.dylib", "libglib-2.0-0.dll")
 LEAKING_CALL = "ffi.string(\n            pango.pango_font_description_to_string(description))"
@@ -66,7 +65,7 @@ def _g_free() -> object | None:
 
 
 def _checked() -> bool:
-    if not weasyprint.__version__.startswith(CHECKED_WITH) or pdf_fonts.pango is not pango:
+    if not on_checked_release() or pdf_fonts.pango is not pango:
         return False
     try:
         source = inspect.getsource(pdf_fonts.Font.__init__)

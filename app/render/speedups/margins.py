@@ -21,7 +21,7 @@ from weasyprint.formatting_structure import boxes
 from weasyprint.layout import page as page_layout
 from weasyprint.text.fonts import FontConfiguration
 
-from app.render.speedups import CHECKED_WITH
+from app.render.speedups import on_checked_release
 
 MARKED = "_letter_campaign_skip_empty_margin_boxes"
 AT_KEYWORDS = tuple(
@@ -54,7 +54,7 @@ def skip_empty_margin_boxes(font_config: FontConfiguration) -> bool:
 
 def _checked() -> bool:
     return (
-        weasyprint.__version__.startswith(CHECKED_WITH)
+        on_checked_release()
         and list(inspect.signature(_original).parameters) == ["context", "page", "state"]
         and weasyprint.layout.make_margin_boxes in (_original, _make_margin_boxes)
     )

@@ -32,11 +32,10 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import weasyprint
 from weasyprint.css import ComputedStyle, StyleFor
 from weasyprint.text.fonts import FontConfiguration
 
-from app.render.speedups import CHECKED_WITH
+from app.render.speedups import on_checked_release
 
 LOGGER = logging.getLogger("letter_campaign.pdf")
 MAX_STYLES = 5_000  # per template version; this campaign's use about 1,500
@@ -100,9 +99,7 @@ def _viewport_units(templates_dir: Path) -> bool:
 
 
 def _checked() -> bool:
-    return weasyprint.__version__.startswith(CHECKED_WITH) and (
-        list(inspect.signature(_original).parameters) == PARAMETERS
-    )
+    return on_checked_release() and (list(inspect.signature(_original).parameters) == PARAMETERS)
 
 
 def _set_computed_styles(
