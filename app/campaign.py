@@ -238,9 +238,14 @@ class Campaign:
         return [by_number[n].text[lang] for n in recipient.demands]
 
 
+# libyaml's loader, where PyYAML was built with it (its wheels are): the same documents, read
+# about ten times faster, and every app and check loads the campaign afresh.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_yaml(path: Path) -> object:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)  # noqa: S506
     except FileNotFoundError:
         raise CampaignError(f"{path}: file not found") from None
     except yaml.YAMLError as exc:
