@@ -75,18 +75,6 @@ class Recipient(Strict):
     demands: list[int] = Field(min_length=1)
     address_as: dict[Language, AddressAs]
 
-    @property
-    def office(self) -> str:
-        return self.title
-
-    @property
-    def holder(self) -> str:
-        return self.name
-
-    def is_stale(self, today: date, max_age_days: int) -> bool:
-        """Holder and address not checked for longer than staff accept."""
-        return (today - self.verified).days > max_age_days
-
     @model_validator(mode="after")
     def _every_language(self, info: ValidationInfo) -> "Recipient":
         languages = (info.context or {}).get("languages", LANGUAGES)

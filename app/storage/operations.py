@@ -68,13 +68,6 @@ def audit(session: Session, actor: str, action: str, detail: str = "") -> None:
     session.add(AuditEntry(at=now(), actor=actor, action=action, detail=detail))
 
 
-def campaign_status(session: Session) -> Status:
-    row = session.get(CampaignState, 1)
-    if row is None:
-        return Status("open", {})
-    return Status(row.state, dict(row.message or {}))  # type: ignore[arg-type]
-
-
 @dataclass(frozen=True)
 class PackConditions:
     """What every pack asks before it is made: the campaign's state, the officials staff paused
@@ -104,7 +97,7 @@ class PackConditions:
 
 def read_pack_conditions(session: Session) -> PackConditions:
     """The campaign's state, the paused officials and the latest checks in one query: every pack
-    asks all three, and one round trip costs the web process about half the CPU of two
+    asks all three, and one round trip costs the web process less CPU than two
     (benchmarks/README.md). Nothing is cached, so a change on one instance holds on all at once."""
     no_text, no_time = cast(null(), String), cast(null(), DateTime(timezone=True))
     rows = session.execute(
@@ -165,11 +158,6 @@ def _put(
     changed = {name: value for name, value in values.items() if name not in keep}
     session.execute(statement.on_conflict_do_update(index_elements=list(key), set_=changed))
     session.expire_all()  # a row this session loaded before is read again
-
-
-def paused_officials(session: Session) -> dict[str, str]:
-    """Recipient id -> the reason it is paused."""
-    return dict(session.execute(select(OfficialPause.recipient_id, OfficialPause.reason)).all())
 
 
 def pause_official(
@@ -238,11 +226,6 @@ def record_check(
         detail.append(first_line(note))
     audit(session, actor, "official checked", "; ".join(detail))
     return check
-
-
-def writable_officials(session: Session, campaign: Campaign) -> list[Recipient]:
-    paused = paused_officials(session)
-    return [r for r in campaign.recipients if r.id not in paused]
 
 
 def add_reply(
