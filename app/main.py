@@ -51,8 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
         # Pages, checks and the database run in worker threads, all sharing the GIL with the
-        # event loop: the more threads at once, the longer the loop waits its turn (40, the
-        # default, let /healthz wait 4 s in a burst). Figures in benchmarks/README.md.
+        # event loop: the more threads at once, the longer the loop waits its turn (with 40, the
+        # default, /healthz waited seconds in a burst). Figures in benchmarks/README.md.
         to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         packs = app.state.packs
         if isinstance(packs, RenderPool):

@@ -21,8 +21,8 @@ from app.glyphs import unprintable
 from app.signature_image import JPEG_DATA_URL, MAX_BYTES, printable
 
 MAX_MESSAGE = 2000
-# Layout time grows with the number of lines, not characters: 666 one-letter paragraphs took
-# 3-5 s for six letters. 40 lines keep the worst accepted pack near one second (SECURITY.md).
+# Layout time grows with the number of lines, not characters: hundreds of one-letter paragraphs
+# took seconds. 40 lines keep the worst accepted pack near one second (SECURITY.md).
 MAX_MESSAGE_LINES = 40
 # No written language stacks more marks on one letter than this; "Zalgo" text stacks hundreds,
 # which overprint the lines around them.

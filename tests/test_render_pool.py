@@ -207,7 +207,7 @@ class Logged(logging.Handler):
 @pytest.fixture
 def restarts():
     handler = Logged("starting new render processes")
-    logger = logging.getLogger("letter_campaign.render_pool")
+    logger = logging.getLogger("letter_campaign.render.pool")
     logger.addHandler(handler)
     yield handler
     logger.removeHandler(handler)

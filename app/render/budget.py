@@ -2,10 +2,11 @@
 
 Input limits (app/supporter.py) keep the worst accepted pack near one second; this is the wall
 behind them, for whatever slips through (a template bug, a font that lays out slowly). WeasyPrint
-runs in the request's worker thread and a thread cannot be killed, so a watchdog raises
-`RenderBudgetExceeded` inside that thread (CPython's PyThreadState_SetAsyncExc). Layout is Python
-code, so the exception lands within milliseconds of the budget; the thread then goes back to the
-pool and the worker keeps serving.
+runs in the thread that makes the pack (in a render process, or with RENDER_PROCESSES=0 in a web
+worker's thread), and a thread cannot be killed, so a watchdog raises `RenderBudgetExceeded` inside
+that thread (CPython's PyThreadState_SetAsyncExc). Layout is Python code, so the exception lands
+soon after the budget ends and the thread goes on with the next pack. A render stuck where no
+exception reaches it (a long call into Pango) is app/render/pool.py's: it replaces the process.
 """
 
 import ctypes

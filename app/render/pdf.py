@@ -64,7 +64,7 @@ DATE_LOCALES = {"en": "en_GB", "ru": "ru", "kk": "kk"}
 LETTER_DATE_FORMATS = {"en": "long", "ru": "long", "kk": "y 'жылғы' d MMMM"}
 MONTH_FORMATS = {"en": "MMMM y", "ru": "LLLL y 'года'", "kk": "y 'жылғы' MMMM"}
 HANDWRITING_FONT = "handwriting.ttf"
-LOGGER = logging.getLogger("letter_campaign.pdf")
+LOGGER = logging.getLogger("letter_campaign.render")
 COLUMN_PAGE_HEIGHT = 40_000  # CSS px, about 10 m
 LABEL_PAGES_KEPT = 64  # label pages kept per template version: one per language, paper, officials
 

@@ -2,7 +2,7 @@
 
 Each uvicorn worker used to render its own requests' packs, one at a time. A supporter's
 connection lands on a worker by chance, so one worker could have a queue while the other had
-none (16 supporters on two workers: 9 and 7 connections, and the 9 waited longer). Here the web
+none, and its supporters waited longer. Here the web
 process hands each pack to whichever render process is free, first come, first served
 (app/render/pack_queue.py), and no longer shares its GIL with WeasyPrint. A pack waiting for its
 turn, or for its render process, is a coroutine on the event loop: it holds no thread.
@@ -46,7 +46,7 @@ from app.render.pdf import LetterRenderer, Pack, collect_for_packs
 from app.settings import Settings
 from app.supporter import Supporter
 
-LOGGER = logging.getLogger("letter_campaign.render_pool")
+LOGGER = logging.getLogger("letter_campaign.render.pool")
 FIRST_PAUSE_S = 1  # before the second start in a row that fails; doubled each time after
 MAX_PAUSE_S = 60
 _renderer: LetterRenderer | None = None  # in a render process, its own

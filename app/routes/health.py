@@ -22,8 +22,9 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
-    """Ready to serve: the letters' fixed parts are laid out (app.main.warm_up), the database
-    answers and its schema is the one this code needs."""
+    """Ready to serve: the letters' fixed parts are laid out (by every render process, or by
+    app.main.warm_up where the web process renders), the database answers and its schema is the
+    one this code needs. "degraded" (still 200: packs are made) while a speed-up is off."""
     if not request.app.state.warmed.is_set():
         return JSONResponse({"status": "warming up: laying out the letters"}, 503)
     try:

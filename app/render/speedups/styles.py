@@ -37,7 +37,7 @@ from weasyprint.text.fonts import FontConfiguration
 
 from app.render.speedups import on_checked_release
 
-LOGGER = logging.getLogger("letter_campaign.pdf")
+LOGGER = logging.getLogger("letter_campaign.render")
 MAX_STYLES = 5_000  # per template version; this campaign's use about 1,500
 MAX_VALUES = 2_000  # the stylesheets' list values (`content`): this campaign's 5
 OWN_STYLES = ("html", "body")
