@@ -14,7 +14,7 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
-def test_the_shipped_campaign_has_six_officials_carrying_all_six_demands(campaign):
+def test_the_campaign_loads_each_official_with_its_address_and_demands(campaign):
     assert [r.id for r in campaign.recipients] == [
         "la-155-1",
         "criminal-executive-committee",

@@ -319,7 +319,7 @@ def _form_page(request: Request, form: SupporterForm, **options: object) -> HTML
         return _campaign_page(request, session, form, **options)  # type: ignore[arg-type]
 
 
-def _open_steering(request: Request) -> _Writable | None:
+def _writable_if_open(request: Request) -> _Writable | None:
     """Who takes letters now, or None when the campaign is paused or closed."""
     with request.app.state.reader() as session:
         found = read_pack_conditions(session)
@@ -346,7 +346,7 @@ def _checked_form(
     the campaign page (409) when the campaign is paused or closed, the form with its errors
     (422). A download (`refuse_paused` False) leaves paused and held officials out rather than
     refuse."""
-    writable = _open_steering(request)
+    writable = _writable_if_open(request)
     if writable is None:
         return _not_open(request)
     form = SupporterForm.from_form(data)
@@ -367,7 +367,7 @@ def _checked_form(
 
 
 def _edit(request: Request, data: FormData) -> HTMLResponse:
-    if _open_steering(request) is None:
+    if _writable_if_open(request) is None:
         return _not_open(request)
     return _form_page(request, SupporterForm.from_form(data))
 
