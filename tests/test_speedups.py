@@ -181,6 +181,21 @@ def test_metrics_count_a_pack_refused_over_its_budget(make_app, supporter_data, 
     assert samples["letter_campaign_packs_made_total"] == 0
 
 
+def test_metrics_count_a_pack_whose_render_failed(make_app, supporter_data, monkeypatch):
+    app = make_app(metrics_token=TOKEN, render_processes=0)
+
+    def failing(letters, lang, *, budget=None, full=False):
+        raise ValueError("a render that failed")
+
+    monkeypatch.setattr(app.state.renderer, "make_pack", failing)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        failed = client.post("/api/letters", json={**supporter_data, "recipients": []})
+        assert failed.status_code == 500
+        samples = scrape(client)
+    assert samples['letter_campaign_packs_refused_total{reason="error"}'] == 1
+    assert samples["letter_campaign_packs_made_total"] == 0
+
+
 @pytest.mark.slow
 def test_metrics_add_up_the_counts_of_every_web_worker(tmp_path, supporter_data):
     """`serve --workers 2`: each worker counts its own packs, and whichever answers /metrics

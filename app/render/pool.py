@@ -105,8 +105,14 @@ def _make_pack(
     variants: dict[str, int],
 ) -> Pack:
     assert _renderer is not None, "render process not started"
+    return _pack_or_error(_renderer, budget, supporter, recipients, today, variants)
+
+
+def _pack_or_error(renderer: LetterRenderer, *args: object) -> Pack:
+    """pack_for, any failure but the budget's raised as RenderError, which /metrics counts. It
+    names the error's kind only: the message could quote the supporter."""
     try:
-        return pack_for(_renderer, budget, supporter, recipients, today, variants)
+        return pack_for(renderer, *args)
     except RenderBudgetExceeded:
         raise
     except Exception as exc:
@@ -306,7 +312,7 @@ class RenderInProcess:
     ) -> Pack:
         async with self._queue.turn():
             return await to_thread.run_sync(
-                pack_for, self.renderer, budget, supporter, recipients, today, variants
+                _pack_or_error, self.renderer, budget, supporter, recipients, today, variants
             )
 
 
