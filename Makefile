@@ -55,7 +55,7 @@ test: lint
 # The edit-test loop: no browser and no server, command or render process of the service, each
 # test once on SQLite, and none of the few that take seconds (tests/conftest.py marks them).
 test-fast: lint
-	$(BIN)/pytest -n 2 -m "not browser and not slow and not postgresql"
+	$(BIN)/pytest -n $(TEST_WORKERS) -m "not browser and not slow and not postgresql"
 
 # The property and schema fuzz tests of `make test`, with many more examples, drawn at random.
 fuzz: install-test
