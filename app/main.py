@@ -36,8 +36,12 @@ from app.storage.db import READ_ONLY, check_schema, make_engine
 LOGGER = logging.getLogger("letter_campaign.main")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the service; nothing is read or connected until this runs."""
+def create_app(
+    settings: Settings | None = None, *, renderer: LetterRenderer | None = None
+) -> FastAPI:
+    """Build the service; nothing is read or connected until this runs. `renderer`: one built
+    for these settings' campaign, fonts and speed-ups, where one process builds many apps (the
+    tests): a renderer lays out the letters' fixed parts anew at its first pack."""
     settings = settings or Settings()
     logging.getLogger("letter_campaign").setLevel(settings.log_level.upper())
     campaign = load_campaign(settings.campaign_dir)
@@ -74,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
     app.state.reader = sessionmaker(engine.execution_options(**READ_ONLY), expire_on_commit=False)
-    app.state.renderer = renderer = LetterRenderer(
+    app.state.renderer = renderer = renderer or LetterRenderer(
         campaign, settings.fonts_dir, off=settings.speedups_off_list
     )
     LOGGER.info(

@@ -352,15 +352,11 @@ def app(settings: Settings, renderers: dict[tuple, LetterRenderer]):
     from sqlalchemy import delete
 
     from app.main import create_app
-    from app.render.pool import RenderInProcess
     from app.storage.models import Base
 
-    application = create_app(settings)
-    if isinstance(application.state.packs, RenderInProcess):
-        key = (settings.campaign_dir, settings.fonts_dir, tuple(settings.speedups_off_list))
-        renderer = renderers.setdefault(key, application.state.renderer)
-        application.state.renderer = renderer
-        application.state.packs = RenderInProcess(renderer, settings)
+    key = (settings.campaign_dir, settings.fonts_dir, tuple(settings.speedups_off_list))
+    application = create_app(settings, renderer=renderers.get(key))
+    renderers.setdefault(key, application.state.renderer)
     with application.state.engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(delete(table))
