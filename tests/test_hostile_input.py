@@ -251,7 +251,7 @@ def steps(count: int) -> int:
     return done
 
 
-def until(released: threading.Event) -> None:
+def work_until(released: threading.Event) -> None:
     """Python work that ends only once `released` is set."""
     while not released.is_set():
         pass
@@ -275,7 +275,7 @@ def test_the_watchdog_never_leaves_a_stray_exception_behind():
     never = threading.Event()
     for attempt in range(100):
         with pytest.raises(RenderBudgetExceeded):
-            within_budget(0.0002 * (attempt % 10), until, never)
+            within_budget(0.0002 * (attempt % 10), work_until, never)
         assert within_budget(3600, steps, attempt) == attempt
         with contextlib.suppress(RenderBudgetExceeded):
             assert within_budget(0.0002 * (attempt % 10), steps, 100 * attempt) == 100 * attempt

@@ -2,11 +2,10 @@
 
 Each uvicorn worker used to render its own requests' packs, one at a time. A supporter's
 connection lands on a worker by chance, so one worker could have a queue while the other had
-none, and its supporters waited longer. Here the web
-process hands each pack to whichever render process is free, first come, first served
-(app/render/pack_queue.py), and no longer shares its GIL with WeasyPrint. A pack waiting for its
-turn, or for its render process, is a coroutine on the event loop: it holds no thread.
-benchmarks/README.md has the figures.
+none, and its supporters waited longer. Here the web process hands each pack to whichever render
+process is free, first come, first served (app/render/pack_queue.py), and no longer shares its
+GIL with WeasyPrint. A pack waiting for its turn, or for its render process, is a coroutine on
+the event loop: it holds no thread. benchmarks/README.md has the figures.
 
 Each render process builds its own LetterRenderer, lays out the fixed parts (WARM_UP), then makes
 whole packs: it is sent the supporter's validated form, the officials, the date and the appeal

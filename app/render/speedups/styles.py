@@ -99,7 +99,7 @@ def _viewport_units(templates_dir: Path) -> bool:
 
 
 def _checked() -> bool:
-    return on_checked_release() and (list(inspect.signature(_original).parameters) == PARAMETERS)
+    return on_checked_release() and list(inspect.signature(_original).parameters) == PARAMETERS
 
 
 def _set_computed_styles(
